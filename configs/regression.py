@@ -12,4 +12,16 @@ def get_config(arg=None):
     c.model.conditions = ("obs", "f_cliffcam", "f_imgseq", "f_cam_angvel")
     c.text.encoder = "none"
     c.body.model = "open"
+    # The regression-only experiment: estimation mode only, halvings as in the release's
+    # epoch_half_200_350 placed at 40% and 70% of the run.
+    c.train.modes = ("estimation",)
+    c.train.num_steps = 500_000
+    c.train.batch_size = 128
+    c.train.lr = 2e-4
+    c.train.schedule = "multistep"
+    c.train.lr_milestones = (200_000, 350_000)
+    c.train.warmup_steps = 0
+    c.train.log_every = 100
+    c.train.eval_every = 3000
+    c.checkpoint.save_every = 10_000
     return c

