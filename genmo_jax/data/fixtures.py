@@ -1,0 +1,197 @@
+"""Tiny datasets written in each dataset's official on-disk layout, for converter tests.
+
+Every writer returns the ground truth it wrote, so tests compare converted records against
+known values (frame rate, axes, units, lengths). Motions are smooth sinusoids, not real data.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+# A SMPL-like rest skeleton (T-pose, y-up, metres), made up for tests: joint positions only
+# matter through the kinematic chain. Rows follow the SMPL 24-joint order.
+_REST = np.array([
+    [0.0, 0.92, 0.0], [0.07, 0.83, 0.0], [-0.07, 0.83, 0.0], [0.0, 1.03, -0.02],
+    [0.10, 0.45, 0.0], [-0.10, 0.45, 0.0], [0.0, 1.16, 0.0], [0.09, 0.06, -0.03],
+    [-0.09, 0.06, -0.03], [0.0, 1.21, 0.02], [0.11, 0.01, 0.10], [-0.11, 0.01, 0.10],
+    [0.0, 1.43, -0.01], [0.08, 1.35, 0.0], [-0.08, 1.35, 0.0], [0.0, 1.52, 0.04],
+    [0.18, 1.38, -0.01], [-0.18, 1.38, -0.01], [0.44, 1.37, -0.03], [-0.44, 1.37, -0.03],
+    [0.70, 1.37, -0.01], [-0.70, 1.37, -0.01], [0.79, 1.36, -0.02], [-0.79, 1.36, -0.02]])
+
+
+def synthetic_rest_joints(betas, gender="neutral"):
+    """Test body: rest joints (24, 3) whose size grows with betas[0] (5 % per unit)."""
+    del gender
+    scale = 1.0 + 0.05 * float(np.asarray(betas).reshape(-1)[0])
+    return _REST * scale
+
+
+def smooth_pose(num_frames: int, num_joints: int, fps: float, seed: int = 0) -> np.ndarray:
+    """(F, J, 3) axis-angle: per-joint sinusoids of ~0.3 rad at 0.5-1.5 Hz."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(num_frames)[:, None, None] / fps
+    freq = rng.uniform(0.5, 1.5, (1, num_joints, 3))
+    phase = rng.uniform(0, 2 * np.pi, (1, num_joints, 3))
+    return 0.3 * np.sin(2 * np.pi * freq * t + phase)
+
+
+def write_amass(root, seed: int = 0) -> dict:
+    """Two AMASS sequences (SMPL+H G at 120 fps, SMPL-X N at 60 fps) and a shape.npz.
+
+    Subjects walk along +y of AMASS's z-up world at 1 m/s, pelvis params 0.9 m up.
+    Returns {clip name: dict(poses (F, 22, 3), trans (F, 3) z-up, betas, gender, fps)}.
+    """
+    root = Path(root)
+    truth = {}
+    for name, fps, num_frames, width, rate_key, gender in (
+            ("ACCAD/Female1Walking_c3d/B3_-_walk1_poses", 120.0, 241, 156, "mocap_framerate",
+             "female"),
+            ("CMU/01/01_01_stageii", 60.0, 91, 165, "mocap_frame_rate", "male")):
+        path = root / f"{name}.npz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(seed + num_frames)
+        poses = np.zeros((num_frames, width))
+        poses[:, :66] = smooth_pose(num_frames, 22, fps, seed + num_frames).reshape(-1, 66)
+        poses[:, 66:] = rng.normal(0, 0.1, (num_frames, width - 66))  # hands / face: ignored
+        t = np.arange(num_frames) / fps
+        trans = np.stack([0.1 * np.sin(t), 1.0 * t, 0.9 + 0.02 * np.sin(4 * t)], -1)
+        betas = rng.normal(0, 1, 16)
+        np.savez(path, poses=poses, trans=trans, betas=betas, gender=np.asarray(gender),
+                 dmpls=np.zeros((num_frames, 8)), **{rate_key: np.asarray(fps)})
+        truth[name] = dict(poses=poses[:, :66].reshape(-1, 22, 3), trans=trans, betas=betas,
+                           gender=gender, fps=fps)
+    shape_dir = root / "ACCAD/Female1Walking_c3d"
+    np.savez(shape_dir / "shape.npz", betas=np.zeros(16), gender=np.asarray("female"))
+    return truth
+
+
+def write_humanml3d(root, amass_root) -> dict:
+    """index.csv + texts/ referring to the AMASS fixture (write_amass first).
+
+    Returns {clip id: dict(source, start, end, captions=[(text, start_s, end_s)])}.
+    """
+    root = Path(root)
+    (root / "texts").mkdir(parents=True, exist_ok=True)
+    rows = [
+        ("./pose_data/ACCAD/Female1Walking_c3d/B3_-_walk1_poses.npy", 4, 30, "000000.npy",
+         [("a person walks forward.", 0.0, 0.0), ("then the person sways.", 0.5, 1.0)]),
+        ("./pose_data/CMU/01/01_01_stageii.npy", 0, 20, "000001.npy",
+         [("someone strolls ahead slowly", 0.0, 0.0)]),
+        ("./pose_data/ACCAD/Female1Walking_c3d/B3_-_walk1_poses.npy", 4, 30, "M000000.npy",
+         [("mirrored: skipped", 0.0, 0.0)]),
+        ("./pose_data/humanact12/humanact12/P01G01R01F0069T0143A0102.npy", 0, 10, "000002.npy",
+         [("not from AMASS: skipped", 0.0, 0.0)]),
+    ]
+    with open(root / "index.csv", "w", encoding="utf-8") as handle:
+        handle.write("source_path,start_frame,end_frame,new_name\n")
+        for source, start, end, new_name, captions in rows:
+            handle.write(f"{source},{start},{end},{new_name}\n")
+            lines = [f"{c}#{' '.join(w + '/X' for w in c.split())}#{s}#{e}"
+                     for c, s, e in captions]
+            (root / "texts" / new_name.replace(".npy", ".txt")).write_text("\n".join(lines))
+    return {Path(r[3]).stem: dict(source=r[0], start=r[1], end=r[2], captions=r[4])
+            for r in rows if not r[3].startswith("M") and "humanact12" not in r[0]}
+
+
+def write_aistpp(root, with_music: bool = False) -> dict:
+    """AIST++ layout: motions/<seq>.pkl (60 fps, cm, scaling), cameras/mapping.txt and
+    cameras/<setting>.json (9 views), ignore_list.txt, and optionally wav/<music>.wav.
+
+    Returns {seq: dict(smpl_poses (F, 72), smpl_trans (F, 3), smpl_scaling, cameras, music)}.
+    """
+    root = Path(root)
+    for folder in ("motions", "cameras", "wav"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    truth = {}
+    sequences = ["gBR_sBM_cAll_d04_mBR0_ch01", "gPO_sFM_cAll_d10_mPO1_ch02",
+                 "gHO_sBM_cAll_d19_mHO2_ch03"]
+    rng = np.random.default_rng(3)
+    cameras = []
+    for view in range(9):
+        yaw = 2 * np.pi * view / 9
+        # Cameras on a 4 m circle at 1.5 m height, looking at the origin (AIST++ is y-up).
+        centre = np.array([4 * np.sin(yaw), 1.5, 4 * np.cos(yaw)]) * 100  # cm
+        forward = -centre / np.linalg.norm(centre)
+        right = np.cross(forward, [0, 1, 0]); right /= np.linalg.norm(right)
+        down = np.cross(forward, right)
+        rotation = np.stack([right, down, forward])                     # world-to-camera rows
+        from scipy.spatial.transform import Rotation
+        cameras.append(dict(
+            name=f"c{view + 1:02d}", size=[1920, 1080],
+            matrix=[[1500.0 + view, 0, 960], [0, 1500.0 + view, 540], [0, 0, 1]],
+            distortions=[0.0] * 5, rotation=Rotation.from_matrix(rotation).as_rotvec().tolist(),
+            translation=(-rotation @ centre).tolist()))
+    (root / "cameras" / "setting1.json").write_text(json.dumps(cameras))
+    (root / "cameras" / "mapping.txt").write_text(
+        "\n".join(f"{s} setting1" for s in sequences) + "\n")
+    (root / "ignore_list.txt").write_text(sequences[2] + "\n")
+    for index, seq in enumerate(sequences):
+        num_frames = 121 + 20 * index
+        poses = smooth_pose(num_frames, 24, 60.0, index).reshape(-1, 72)
+        scaling = np.array([90.0 + index])
+        t = np.arange(num_frames) / 60.0
+        trans_m = np.stack([0.3 * np.sin(t), 0.95 + 0.05 * np.sin(3 * t), 0.2 * t], -1)
+        with open(root / "motions" / f"{seq}.pkl", "wb") as handle:
+            pickle.dump({"smpl_poses": poses, "smpl_trans": trans_m * scaling,
+                         "smpl_scaling": scaling, "smpl_loss": np.float64(0.1)}, handle)
+        music = seq.split("_")[4]
+        if with_music:
+            write_click_track(root / "wav" / f"{music}.wav", seconds=num_frames / 60.0 + 1,
+                              bpm=120)
+        truth[seq] = dict(smpl_poses=poses, smpl_trans=trans_m * scaling, smpl_scaling=scaling,
+                          cameras=cameras, music=music)
+    return truth
+
+
+def click_track(seconds: float, bpm: float, rate: int = 22050) -> np.ndarray:
+    """A click every beat plus a soft 440 Hz tone: float32 waveform."""
+    t = np.arange(int(seconds * rate)) / rate
+    wave = 0.05 * np.sin(2 * np.pi * 440 * t)
+    period = 60.0 / bpm
+    for start in np.arange(0, seconds, period):
+        i = int(start * rate)
+        n = min(int(0.03 * rate), wave.shape[0] - i)
+        wave[i:i + n] += 0.8 * np.exp(-np.arange(n) / (0.004 * rate)) * np.sign(
+            np.sin(2 * np.pi * 1000 * np.arange(n) / rate))
+    return wave.astype(np.float32)
+
+
+def write_click_track(path, seconds: float, bpm: float, rate: int = 22050) -> None:
+    import soundfile
+
+    soundfile.write(str(path), click_track(seconds, bpm, rate), rate)
+
+
+def write_motionx(root, with_keypoints: bool = True) -> dict:
+    """Motion-X layout: motion_data/smplx_322/<subset>/<seq>.npy (F, 322),
+    texts/semantic_labels/<subset>/<seq>.txt, keypoints/<subset>/<seq>.npy (F, 133, 3)."""
+    root = Path(root)
+    truth = {}
+    for subset, seq, num_frames in (("idea400", "Dancing_clip_1", 45), ("kungfu", "k_02", 30)):
+        motion = np.zeros((num_frames, 322))
+        motion[:, :66] = smooth_pose(num_frames, 22, 30.0, num_frames).reshape(-1, 66)
+        motion[:, 309:312] = np.stack([np.zeros(num_frames), np.full(num_frames, 0.9),
+                                       np.linspace(0, 1, num_frames)], -1)
+        motion[:, 312:] = np.linspace(-1, 1, 10)
+        for folder, data in (("motion_data/smplx_322", motion),):
+            path = root / folder / subset / f"{seq}.npy"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, data)
+        text_path = root / "texts/semantic_labels" / subset / f"{seq}.txt"
+        text_path.parent.mkdir(parents=True, exist_ok=True)
+        caption = f"a person performs {seq.split('_')[0].lower()} moves"
+        text_path.write_text(caption)
+        keypoints = None
+        if with_keypoints:
+            rng = np.random.default_rng(num_frames)
+            keypoints = np.concatenate([rng.uniform(0, 1000, (num_frames, 133, 2)),
+                                        rng.uniform(0, 1, (num_frames, 133, 1))], -1)
+            path = root / "keypoints" / subset / f"{seq}.npy"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, keypoints)
+        truth[f"{subset}/{seq}"] = dict(motion=motion, caption=caption, keypoints=keypoints)
+    return truth

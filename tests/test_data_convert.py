@@ -1,0 +1,113 @@
+"""Converters: official raw layouts (written by genmo_jax.data.fixtures) -> schema shards."""
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation, Slerp
+
+from genmo_jax.data import convert, fixtures, shards
+from genmo_jax.data.converters import common
+
+REST = fixtures.synthetic_rest_joints
+A = common.R_ZUP_TO_YUP
+
+
+def run(dataset, src, out, **options):
+    return convert.convert(dataset, str(src), str(out), rest_joints_fn=REST, progress=False,
+                           records_per_shard=2, **options)
+
+
+def by_name(out):
+    source = shards.ShardSource(out)
+    return {str(r["name"]): r for r in source}
+
+
+def test_resample_matches_scipy_slerp_and_keeps_exact_frames():
+    rng = np.random.default_rng(0)
+    rotvec = rng.normal(size=(11, 2, 3))
+    transl = rng.normal(size=(11, 3))
+    out_rot, out_transl = common.resample(rotvec, transl, src_fps=45.0, dst_fps=30.0)
+    assert out_rot.shape == (7, 2, 3)                      # 10/45 s -> frames 0..6 at 30 fps
+    times_src = np.arange(11) / 45.0
+    times_dst = np.arange(7) / 30.0
+    for joint in range(2):
+        expected = Slerp(times_src, Rotation.from_rotvec(rotvec[:, joint]))(times_dst)
+        got = Rotation.from_rotvec(out_rot[:, joint])
+        assert np.max((got * expected.inv()).magnitude()) < 1e-9
+    np.testing.assert_allclose(out_transl[:, 0], np.interp(times_dst, times_src, transl[:, 0]))
+
+
+def test_rotate_world_moves_joints_rigidly():
+    rng = np.random.default_rng(1)
+    orient, pose, transl = rng.normal(size=(4, 3)), rng.normal(size=(4, 63)) * 0.3, \
+        rng.normal(size=(4, 3))
+    rest = REST(np.zeros(10))
+    joints = common.smpl_joints(rest, orient, pose, transl)
+    orient2, transl2 = common.rotate_world(A, orient, transl, rest[0])
+    np.testing.assert_allclose(common.smpl_joints(rest, orient2, pose, transl2),
+                               joints @ A.T, atol=1e-9)
+
+
+def test_amass_axes_rate_units_and_resume(tmp_path):
+    truth = fixtures.write_amass(tmp_path / "amass")
+    counts = run("amass", tmp_path / "amass", tmp_path / "out")
+    assert counts == {"written": 2, "skipped": 0, "resumed": 0}   # shape.npz is not a clip
+    records = by_name(tmp_path / "out")
+    for name, seq in truth.items():
+        record = records[name]
+        step = int(seq["fps"] / 30)
+        source_frames = np.arange(0, seq["poses"].shape[0], step)
+        assert record["body_pose"].shape == (len(source_frames), 63)   # 30 fps
+        assert str(record["gender"]) == seq["gender"]
+        np.testing.assert_allclose(record["betas"], seq["betas"][:10], rtol=1e-6)
+        # Integer-ratio rates: output frames are exactly every step-th source frame.
+        np.testing.assert_allclose(record["body_pose"],
+                                   seq["poses"][source_frames, 1:].reshape(-1, 63), atol=1e-5)
+        # Pelvis in y-up metres: (x, y, z)_yup = (x, z, -y)_zup of the source pelvis.
+        pelvis_zup = seq["trans"][source_frames] + REST(seq["betas"][:10])[0]
+        np.testing.assert_allclose(record["joints_w"][:, 0], pelvis_zup @ A.T, atol=1e-5)
+        assert abs(record["joints_w"][0, 0, 1] - 0.9 - REST(seq["betas"][:10])[0, 2]) < 1e-4
+        # Walking along +y (z-up) is walking along -z (y-up), 1 m/s = 1/30 m per frame.
+        np.testing.assert_allclose(np.diff(record["transl"][:, 2]), -1 / 30, atol=1e-5)
+        # joints_w is the FK of the stored world params.
+        np.testing.assert_allclose(
+            record["joints_w"], common.smpl_joints(
+                REST(record["betas"]), record["global_orient"].astype(np.float64),
+                record["body_pose"].astype(np.float64), record["transl"].astype(np.float64)),
+            atol=1e-4)
+    counts = run("amass", tmp_path / "amass", tmp_path / "out")
+    assert counts == {"written": 0, "skipped": 0, "resumed": 2}
+    assert len(shards.ShardSource(tmp_path / "out")) == 2
+
+
+def test_humanml3d_crops_and_caption_windows(tmp_path):
+    amass_truth = fixtures.write_amass(tmp_path / "amass")
+    truth = fixtures.write_humanml3d(tmp_path / "hml", tmp_path / "amass")
+    run("humanml3d", tmp_path / "hml", tmp_path / "out", amass=str(tmp_path / "amass"))
+    records = by_name(tmp_path / "out")
+    assert set(records) == set(truth) == {"000000", "000001"}
+    for clip, item in truth.items():
+        record = records[clip]
+        amass_name = item["source"].split("pose_data/")[1][:-4]
+        seq = amass_truth[amass_name]
+        # HumanML3D frames are at 20 fps: [start, end) * 1/20 s, our clip at 30 fps.
+        start_s, end_s = item["start"] / 20, item["end"] / 20
+        length = record["transl"].shape[0]
+        assert length == int(round(end_s * 30)) - int(round(start_s * 30))
+        first = int(round(start_s * seq["fps"]))
+        pelvis = (seq["trans"][first] + REST(seq["betas"][:10])[0]) @ A.T
+        np.testing.assert_allclose(record["joints_w"][0, 0], pelvis, atol=1e-5)
+        texts = [str(t) for t in record["caption_text"]]
+        assert texts == [c[0] for c in item["captions"]]
+        for (text, s, e), window in zip(item["captions"], record["caption_window"]):
+            expected = (0, length) if s == e == 0 else (round(s * 30), round(e * 30))
+            assert tuple(window) == expected
+
+
+def test_missing_source_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        run("amass", tmp_path / "nowhere", tmp_path / "out")
+    with pytest.raises(ValueError, match="--dataset"):
+        convert.converter_module("imagenet")
+    (tmp_path / "hml").mkdir()
+    with pytest.raises(FileNotFoundError, match="index.csv"):
+        run("humanml3d", tmp_path / "hml", tmp_path / "out")
