@@ -111,3 +111,49 @@ def test_missing_source_is_a_clear_error(tmp_path):
     (tmp_path / "hml").mkdir()
     with pytest.raises(FileNotFoundError, match="index.csv"):
         run("humanml3d", tmp_path / "hml", tmp_path / "out")
+
+
+def test_aistpp_units_cameras_and_views(tmp_path):
+    truth = fixtures.write_aistpp(tmp_path / "aist")
+    counts = run("aistpp", tmp_path / "aist", tmp_path / "out")
+    assert counts["written"] == 2 * 9                        # third sequence is in ignore_list
+    records = by_name(tmp_path / "out")
+    for seq, item in list(truth.items())[:2]:
+        scale = item["smpl_scaling"][0]
+        for camera in item["cameras"]:
+            record = records[seq.replace("cAll", camera["name"])]
+            num_src = item["smpl_poses"].shape[0]
+            assert record["transl"].shape[0] == (num_src - 1) // 2 + 1   # 60 -> 30 fps
+            np.testing.assert_allclose(record["transl"], item["smpl_trans"][::2] / scale,
+                                       atol=1e-5)                        # cm / scaling
+            np.testing.assert_allclose(record["body_pose"],
+                                       item["smpl_poses"][::2, 3:66], atol=1e-5)
+            np.testing.assert_allclose(record["K"][0], camera["matrix"])
+            assert tuple(record["img_wh"]) == (1920, 1080)
+            assert record["flag_invalid_contact"] and not record["flag_2d_only"]
+            assert "music_feat" not in record                            # no wav written
+            # The fixture cameras look at the world origin: it projects to the image centre,
+            # and the camera centre sits 1.5 m (in cm / scaling units) above the floor.
+            origin_c = record["t_w2c"][0]
+            pixel = record["K"][0] @ origin_c
+            np.testing.assert_allclose(pixel[:2] / pixel[2], [960, 540], atol=1e-3)
+            centre = -record["R_w2c"][0].T @ record["t_w2c"][0]
+            np.testing.assert_allclose(centre[1], 150 / scale, rtol=1e-5)
+
+
+def test_motionx_two_d_only_and_text(tmp_path):
+    truth = fixtures.write_motionx(tmp_path / "mx")
+    run("motionx", tmp_path / "mx", tmp_path / "out")
+    records = by_name(tmp_path / "out")
+    assert set(records) == set(truth)
+    for name, item in truth.items():
+        record = records[name]
+        assert record["flag_2d_only"] and not record["mask_world"].any()
+        np.testing.assert_allclose(record["kp2d"], item["keypoints"][:, :17], rtol=1e-5)
+        assert [str(t) for t in record["caption_text"]] == [item["caption"]]
+        np.testing.assert_allclose(record["transl"], item["motion"][:, 309:312], atol=1e-6)
+        np.testing.assert_allclose(record["betas"], item["motion"][0, 312:], rtol=1e-6)
+    truth = fixtures.write_motionx(tmp_path / "mx3d", with_keypoints=False)
+    run("motionx", tmp_path / "mx3d", tmp_path / "out3d")
+    for record in by_name(tmp_path / "out3d").values():
+        assert record["mask_world"].all() and "kp2d" not in record
