@@ -1,0 +1,201 @@
+"""Procedural motion world: determinism, foot contacts, FK/IK against references, and that each
+motion does what its caption says."""
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from genmo_jax.data.procedural import captions as cap
+from genmo_jax.data.procedural import dance, world
+from genmo_jax.data.procedural import skeleton as sk
+
+SKELETON = sk.RestSkeleton.smpl_like()
+CONTACT_JOINTS = (7, 10, 8, 11)   # order of the (L, 4) contact channel
+
+
+def _segment_clip(label, seed=0):
+    rng = np.random.default_rng(seed)
+    state = world.initial_state(SKELETON, rng)
+    segments = [world.make_segment(SKELETON, rng, state, label, first=True)]
+    return world.finish_clip(SKELETON, segments), state
+
+
+def _max_planted_speed(clip):
+    """Largest per-frame displacement (metres) of a joint on frames where it is planted."""
+    joints, contact = clip["joints_w"], clip["contact"]
+    worst = 0.0
+    for k, joint in enumerate(CONTACT_JOINTS):
+        step = np.linalg.norm(np.diff(joints[:, joint], axis=0), axis=-1)
+        planted = contact[1:, k] & contact[:-1, k]
+        if planted.any():
+            worst = max(worst, float(step[planted].max()))
+    return worst
+
+
+def _yaw(global_orient):
+    forward = Rotation.from_rotvec(global_orient).apply([0.0, 0.0, 1.0])
+    return np.unwrap(np.arctan2(forward[:, 0], forward[:, 2]))
+
+
+def test_same_seed_same_clip_and_different_seed_differs():
+    a = world.generate_clip(np.random.default_rng(7), SKELETON)
+    b = world.generate_clip(np.random.default_rng(7), SKELETON)
+    c = world.generate_clip(np.random.default_rng(8), SKELETON)
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert a["transl"].shape != c["transl"].shape or not np.allclose(a["transl"], c["transl"])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_feet_do_not_skate_when_planted(seed):
+    clip = world.generate_clip(np.random.default_rng(seed), SKELETON, dance_prob=0.3)
+    assert clip["contact"].any()
+    assert _max_planted_speed(clip) < 0.01
+    # planted feet rest on the floor (y = 0 is the ground; ankles a fixed height above it)
+    ankles = clip["joints_w"][:, [7, 8], 1][clip["contact"][:, [0, 2]]]
+    np.testing.assert_allclose(ankles, SKELETON.ankle_height, atol=1e-6)
+
+
+def test_every_action_plants_its_feet_and_captions_parse():
+    for label in world.ACTION_WEIGHTS:
+        clip, _ = _segment_clip(label, seed=3)
+        assert _max_planted_speed(clip) < 0.01, label
+        assert cap.label_of_caption(str(clip["caption_text"][0])) == label
+        assert np.all(np.isfinite(clip["body_pose"]))
+
+
+def test_joints_match_fk_of_params():
+    clip = world.generate_clip(np.random.default_rng(2), SKELETON)
+    joints = sk.joints_from_params(SKELETON, clip["global_orient"], clip["body_pose"],
+                                   clip["transl"])
+    np.testing.assert_allclose(joints, clip["joints_w"], atol=1e-9)
+
+
+def test_numpy_fk_matches_body_skeleton_forward():
+    """Our numpy FK equals genmo_jax.body.smpl.skeleton_forward on a body with the same rest joints."""
+    import jax.numpy as jnp
+
+    from genmo_jax.body import smpl
+    from genmo_jax.body.skeletons import SMPL_PARENTS
+
+    model = smpl.BodyModel(
+        v_template=jnp.zeros((4, 3)), shapedirs=jnp.zeros((4, 3, 10)),
+        posedirs=jnp.zeros((4, 3, 207)), J_regressor=jnp.zeros((24, 4)),
+        weights=jnp.zeros((4, 24)), faces=jnp.zeros((1, 3), jnp.int32),
+        pose_mean=jnp.zeros((24, 3)), joint_template=jnp.asarray(SKELETON.joints, jnp.float32),
+        joint_shapedirs=jnp.zeros((24, 3, 10)), parents=SMPL_PARENTS)
+    clip = world.generate_clip(np.random.default_rng(4), SKELETON)
+    reference = smpl.skeleton_forward(model, jnp.zeros(10), jnp.asarray(clip["global_orient"],
+                                                                          jnp.float32),
+                                      jnp.asarray(clip["body_pose"], jnp.float32),
+                                      jnp.asarray(clip["transl"], jnp.float32))
+    np.testing.assert_allclose(np.asarray(reference), clip["joints_w"], atol=2e-5)
+
+
+def test_leg_ik_reaches_reachable_targets_exactly():
+    rng = np.random.default_rng(0)
+    n = 64
+    pelvis_rot = Rotation.from_rotvec(rng.normal(size=(n, 3)) * 0.3).as_matrix()
+    pelvis_pos = np.array([0.0, 0.9, 0.0]) + rng.normal(size=(n, 3)) * 0.05
+    hip = pelvis_pos + pelvis_rot @ (SKELETON.joints[1] - SKELETON.joints[0])
+    direction = rng.normal(size=(n, 3)) * 0.3 + [0.0, -1.0, 0.2]
+    direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+    target = hip + direction * rng.uniform(0.3, 0.98, (n, 1)) * SKELETON.leg_reach[0]
+    foot = Rotation.from_rotvec(rng.normal(size=(n, 3)) * 0.3).as_matrix()
+    hip_rot, knee_rot, ankle_rot = sk.solve_leg_ik(SKELETON, 0, pelvis_rot, hip, target, foot,
+                                                   np.tile([0.0, 0.0, 1.0], (n, 1)))
+    local = np.tile(np.eye(3), (n, 24, 1, 1))
+    local[:, 0], local[:, 1], local[:, 4], local[:, 7] = pelvis_rot, hip_rot, knee_rot, ankle_rot
+    positions, rotations = sk.forward_kinematics(SKELETON, local, pelvis_pos - SKELETON.joints[0])
+    np.testing.assert_allclose(positions[:, 7], target, atol=1e-9)
+    np.testing.assert_allclose(rotations[:, 7], foot, atol=1e-9)
+    # knee flexion only (no hyper-extension)
+    assert np.all(Rotation.from_matrix(knee_rot).as_rotvec()[:, 0] >= -1e-9)
+
+
+def _body_frame_displacement(clip, state):
+    """Pelvis displacement over the clip in the start body frame: (left, forward) metres."""
+    delta = clip["joints_w"][-1, 0] - clip["joints_w"][0, 0]
+    forward = np.array([np.sin(state.heading), 0.0, np.cos(state.heading)])
+    left = np.array([np.cos(state.heading), 0.0, -np.sin(state.heading)])
+    return float(delta @ left), float(delta @ forward)
+
+
+@pytest.mark.parametrize("label, check", [
+    ("walk", lambda lf, yaw: lf[1] > 1.0 and abs(lf[0]) < 0.3),
+    ("jog", lambda lf, yaw: lf[1] > 3.0),
+    ("run", lambda lf, yaw: lf[1] > 4.5),
+    ("walk_backward", lambda lf, yaw: lf[1] < -0.7),
+    ("sidestep_left", lambda lf, yaw: lf[0] > 0.5 and abs(lf[1]) < 0.2),
+    ("sidestep_right", lambda lf, yaw: lf[0] < -0.5 and abs(lf[1]) < 0.2),
+    ("turn_left", lambda lf, yaw: yaw > 0.8 and np.hypot(*lf) < 0.1),
+    ("turn_right", lambda lf, yaw: yaw < -0.8 and np.hypot(*lf) < 0.1),
+    ("turn_around_left", lambda lf, yaw: yaw > 2.5),
+    ("walk_curve_left", lambda lf, yaw: yaw > 0.7 and lf[1] > 0.5),
+    ("walk_curve_right", lambda lf, yaw: yaw < -0.7 and lf[1] > 0.5),
+    ("jump_forward", lambda lf, yaw: 0.25 < lf[1] < 0.8),
+])
+def test_locomotion_does_what_the_caption_says(label, check):
+    clip, state = _segment_clip(label, seed=5)
+    yaw = _yaw(clip["global_orient"])
+    assert check(_body_frame_displacement(clip, state), yaw[-1] - yaw[0]), label
+
+
+def test_jump_leaves_the_ground():
+    clip, _ = _segment_clip("jump", seed=1)
+    joints, contact = clip["joints_w"], clip["contact"]
+    airborne = ~contact.any(axis=1)
+    assert airborne.sum() >= 6
+    feet_height = joints[airborne][:, [7, 8], 1] - SKELETON.ankle_height
+    assert feet_height.min() >= -1e-9 and feet_height.max() > 0.15
+    assert joints[:, 0, 1].max() > joints[0, 0, 1] + 0.1
+
+
+def test_gestures_do_what_the_caption_says():
+    squat, _ = _segment_clip("squat")
+    assert squat["joints_w"][:, 0, 1].min() < squat["joints_w"][0, 0, 1] - 0.25
+    sit, _ = _segment_clip("sit_down")
+    assert sit["joints_w"][-1, 0, 1] < sit["joints_w"][0, 0, 1] - 0.3
+    arms, _ = _segment_clip("raise_arms")
+    mid = arms["joints_w"][len(arms["joints_w"]) // 2]
+    assert mid[20, 1] > mid[15, 1] and mid[21, 1] > mid[15, 1]    # both wrists above the head
+    for label, wrist, other in (("wave_right", 21, 20), ("wave_left", 20, 21)):
+        wave, _ = _segment_clip(label)
+        mid = wave["joints_w"][len(wave["joints_w"]) // 2]
+        assert mid[wrist, 1] > mid[15, 1] - 0.1 and mid[other, 1] < mid[other - 4, 1] - 0.3, label
+    for label, ankle in (("kick_right", 8), ("kick_left", 7)):
+        kick, state = _segment_clip(label)
+        forward = np.array([np.sin(state.heading), 0.0, np.cos(state.heading)])
+        reach = (kick["joints_w"][:, ankle] - kick["joints_w"][0, ankle]) @ forward
+        assert reach.max() > 0.3 and kick["joints_w"][:, ankle, 1].max() > 0.25, label
+
+
+def test_caption_windows_cover_the_clip_and_parse():
+    clip = world.generate_clip(np.random.default_rng(11), SKELETON, dance_prob=0.0)
+    windows = clip["caption_window"]
+    assert windows[0, 0] == 0 and windows[-1, 1] == clip["transl"].shape[0]
+    np.testing.assert_array_equal(windows[1:, 0], windows[:-1, 1])
+    assert str(clip["caption_text"][0]).startswith("a person ")
+    assert all(str(t).startswith("then ") for t in clip["caption_text"][1:])
+    assert [cap.label_of_caption(str(t)) for t in clip["caption_text"]] == list(clip["labels"])
+    with pytest.raises(ValueError, match="not written by the procedural generator"):
+        cap.label_of_caption("a person juggles")
+
+
+def test_dance_moves_and_music_follow_the_same_beats():
+    clip = dance.generate_dance_clip(np.random.default_rng(3), SKELETON)
+    num_frames = clip["transl"].shape[0]
+    music, beats = clip["music"], clip["beat_frames"]
+    assert music.dtype == np.float32 and music.shape == (num_frames * 512,)
+    assert int(clip["music_rate"]) == dance.MUSIC_RATE
+    # audio energy per 30-fps frame peaks on beat frames (kick drum)
+    energy = np.square(music[: num_frames * 512].reshape(num_frames, 512)).sum(-1)
+    beat_idx = np.round(beats).astype(int)
+    off_beat = np.round(beats[:-1] + np.diff(beats) / 2).astype(int)
+    assert energy[beat_idx].mean() > 3 * energy[off_beat].mean()
+    # the pelvis is lower on beats than half-way between them
+    pelvis = clip["joints_w"][:, 0, 1]
+    assert pelvis[beat_idx[1:-1]].mean() < pelvis[off_beat[1:]].mean() - 0.02
+    assert all(cap.label_of_caption(str(t)) == "dance" for t in clip["caption_text"])
+    assert _max_planted_speed(clip) < 0.01
