@@ -88,7 +88,8 @@ def resample(axis_angle: np.ndarray, transl: np.ndarray, src_fps: float,
     num_src = axis_angle.shape[0]
     if src_fps <= 0:
         raise ValueError(f"frame rate must be positive, got {src_fps}")
-    if abs(src_fps - dst_fps) < 1e-6 or num_src < 2:
+    # Rates within 0.1 % are the same rate written with few digits (BVH "Frame Time: 0.033333").
+    if abs(src_fps - dst_fps) < 1e-3 * dst_fps or num_src < 2:
         return axis_angle.astype(np.float64), transl.astype(np.float64)
     duration = (num_src - 1) / src_fps
     num_dst = int(np.floor(duration * dst_fps + 1e-6)) + 1
