@@ -19,10 +19,10 @@ WIDTH = 64
 
 
 class ToyNet(nnx.Module):
-    def __init__(self, dim: int, width: int, rngs: nnx.Rngs):
+    def __init__(self, dim: int, width: int, rngs: nnx.Rngs, dropout: float = 0.1):
         self.inp = nnx.Linear(dim, width, rngs=rngs)
         self.norm = nnx.LayerNorm(width, rngs=rngs)
-        self.drop = nnx.Dropout(0.1, rngs=rngs)
+        self.drop = nnx.Dropout(dropout, rngs=rngs)
         self.hidden = nnx.Linear(width, width, rngs=rngs)
         self.out = nnx.Linear(width, dim, rngs=rngs)
 
@@ -45,8 +45,12 @@ class ToyTask:
 
     name = "toy"
 
+    def __init__(self, dropout: float = 0.1):
+        self.dropout = dropout
+
     def build_model(self, config) -> nnx.Module:
-        return ToyNet(DIM, WIDTH, nnx.Rngs(params=config.seed, dropout=config.seed + 1))
+        return ToyNet(DIM, WIDTH, nnx.Rngs(params=config.seed, dropout=config.seed + 1),
+                      dropout=self.dropout)
 
     def loss_fn(self, model, batch, key):
         del key   # model randomness comes from the reseeded dropout stream
@@ -67,6 +71,36 @@ class ToyTask:
         batch = _example(10_001)
         pred = model(jnp.asarray(batch["x"]))
         return {"eval_mse": float(jnp.mean((pred - batch["y"]) ** 2))}
+
+
+class NanFromStep3Task(ToyTask):
+    """Feeds NaN inputs from the 3rd batch on, so the loss of step 3 is NaN."""
+
+    def make_iterator(self, config, local_batch_size, process_index, process_count):
+        it = super().make_iterator(config, local_batch_size, process_index, process_count)
+        return _PoisonAfter(it, 2)
+
+
+class _PoisonAfter:
+    def __init__(self, it, n_good):
+        self.it, self.n_good, self.count = it, n_good, 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        batch = next(self.it)
+        self.count += 1
+        if self.count > self.n_good:
+            batch = dict(batch, x=np.full_like(batch["x"], np.nan))
+        return batch
+
+    def get_state(self):
+        return {"inner": self.it.get_state(), "count": self.count}
+
+    def set_state(self, state):
+        self.it.set_state(state["inner"])
+        self.count = state["count"]
 
 
 def get_config(arg=None) -> ml_collections.ConfigDict:

@@ -68,7 +68,8 @@ def learning_rate_schedule(train_cfg) -> optax.Schedule:
         raise ValueError(f"train.schedule={kind!r}: expected 'multistep', 'cosine' or 'constant'")
     if warmup <= 0:
         return main
-    return optax.join_schedules([optax.linear_schedule(0.0, lr, warmup), main], [warmup])
+    # Step 0 already gets lr / warmup (a zero first step would be wasted).
+    return optax.join_schedules([optax.linear_schedule(lr / warmup, lr, warmup), main], [warmup])
 
 
 def make_optimizer(train_cfg) -> optax.GradientTransformation:
