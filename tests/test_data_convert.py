@@ -157,3 +157,20 @@ def test_motionx_two_d_only_and_text(tmp_path):
     run("motionx", tmp_path / "mx3d", tmp_path / "out3d")
     for record in by_name(tmp_path / "out3d").values():
         assert record["mask_world"].all() and "kp2d" not in record
+
+
+def test_default_rest_joints_reads_an_smpl_layout_file(tmp_path):
+    # A minimal SMPL-layout model whose 24 vertices are the joints (J_regressor = identity),
+    # and whose first shape direction moves every vertex by +1 cm in y.
+    rest = fixtures.synthetic_rest_joints(np.zeros(10))
+    shapedirs = np.zeros((24, 3, 10))
+    shapedirs[:, 1, 0] = 0.01
+    kintree = np.stack([np.where(common.SMPL_PARENTS < 0, 2**32 - 1, common.SMPL_PARENTS),
+                        np.arange(24)]).astype(np.int64)
+    np.savez(tmp_path / "SMPL_NEUTRAL.npz", v_template=rest, shapedirs=shapedirs,
+             posedirs=np.zeros((24, 3, 207)), J_regressor=np.eye(24), weights=np.eye(24),
+             kintree_table=kintree, f=np.zeros((1, 3), np.int64))
+    rest_joints = common.default_rest_joints(str(tmp_path / "SMPL_NEUTRAL.npz"))
+    betas = np.zeros(10)
+    betas[0] = 2.0
+    np.testing.assert_allclose(rest_joints(betas, "neutral"), rest + [0, 0.02, 0], atol=1e-6)

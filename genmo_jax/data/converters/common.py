@@ -34,26 +34,50 @@ class RestJoints(Protocol):
         """betas (10,) -> rest-pose joint positions (24, 3) metres."""
 
 
+# SMPL's hand joints (22, 23) sit at the middle-finger base: SMPL-H / SMPL-X joint indices.
+_HAND_JOINTS = {52: (25, 40), 55: (28, 43)}
+
+
+def open_body_path() -> str:
+    """Path of the built-in open body file (genmo_jax.body), or ImportError if not built."""
+    from genmo_jax import body
+
+    for module_name, function in (("open_body", "open_body_path"), ("open_body", "default_path"),
+                                  ("smpl", "open_body_path")):
+        try:
+            module = __import__(f"genmo_jax.body.{module_name}", fromlist=[function])
+        except ImportError:
+            continue
+        if hasattr(module, function):
+            return str(getattr(module, function)())
+    del body
+    raise ImportError("the built-in open body is not available yet; pass --body PATH to an "
+                      "SMPL / SMPL-H / SMPL-X model file")
+
+
 def default_rest_joints(body_path: str | None = None) -> RestJoints:
-    """Rest joints from `genmo_jax.body.smpl` (the official SMPL file at `body_path`, or the
-    built-in open body when None). Rest joints = J_regressor @ (v_template + shapedirs @ betas).
+    """Rest joints from `genmo_jax.body.smpl`: the SMPL-family file (or folder with
+    SMPL_{GENDER}.pkl, ...) at `body_path`, or the built-in open body when None.
+    SMPL-H / SMPL-X models give their 22 body joints plus the middle-finger bases as SMPL's
+    hand joints 22, 23.
     """
-    try:
-        from genmo_jax.body import smpl
-    except ImportError as error:
-        raise ImportError("genmo_jax.body.smpl is needed to compute joints_w; pass --body PATH "
-                          "to an SMPL file once it is available") from error
+    from genmo_jax.body import smpl
+
+    path = body_path if body_path is not None else open_body_path()
     cache: dict[str, object] = {}
 
     def rest_joints(betas, gender):
-        key = gender if body_path is None else "file"
+        key = gender if os.path.isdir(path) else "file"
         if key not in cache:
-            cache[key] = smpl.load_body_model(body_path) if body_path else \
-                smpl.load_body_model(None, gender=gender)
+            cache[key] = smpl.load_body_model(path, num_betas=schema.NUM_BETAS, gender=gender)
         model = cache[key]
-        shapedirs = np.asarray(model.shapedirs)[..., :schema.NUM_BETAS]
-        vertices = np.asarray(model.v_template) + shapedirs @ np.asarray(betas, np.float64)
-        joints = np.asarray(model.J_regressor) @ vertices
+        betas = np.asarray(betas, np.float32).reshape(-1)[:model.num_betas]
+        joints = np.asarray(smpl.rest_joints(model, betas), np.float64)
+        if joints.shape[0] in _HAND_JOINTS:
+            joints = np.concatenate([joints[:22], joints[list(_HAND_JOINTS[joints.shape[0]])]])
+        if joints.shape[0] < schema.NUM_JOINTS:
+            raise ValueError(f"body model {path!r} has {joints.shape[0]} joints, expected 24 "
+                             "(SMPL), 52 (SMPL-H) or 55 (SMPL-X)")
         return joints[:schema.NUM_JOINTS]
     return rest_joints
 
