@@ -1,0 +1,148 @@
+"""Loss terms against closed forms and independent numpy/scipy computations."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from genmo_jax.train import losses
+
+RNG = np.random.default_rng(0)
+
+
+def test_release_mean_counts_all_elements_and_blocks_nan():
+    x = RNG.standard_normal((2, 5, 3)).astype(np.float32)
+    m = RNG.random((2, 5)) > 0.5
+    x[~m] = np.nan
+    got = losses.release_mean(jnp.asarray(x), jnp.asarray(m)[..., None])
+    want = np.nansum(np.where(m[..., None], x, 0.0)) / x.size
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    g = jax.grad(lambda v: losses.release_mean(v, jnp.asarray(m)[..., None]))(jnp.asarray(x))
+    assert np.all(np.isfinite(g))
+
+
+def test_masks_follow_spec_flags():
+    length = jnp.asarray([3, 4, 4, 2])
+    twod = jnp.asarray([False, True, False, False])
+    incam = jnp.asarray([False, False, True, False])
+    nocontact = jnp.asarray([False, False, False, True])
+    m = losses.loss_masks(length, 4, twod, incam, nocontact)
+    assert m["valid"].tolist()[0] == [True, True, True, False]
+    assert not m["full3d"][1].any() and m["twod"][1].all()
+    assert m["full3d"][2].all() and not m["reproj"][2].any() and not m["world"][2].any()
+    assert m["reproj"][3, :2].all() and not m["contact"][3].any()
+    assert m["contact"][0].tolist() == [True, True, True, False]
+    x0m = losses.x0_mask(m, incam)
+    assert x0m[2, 0, :136].all() and not x0m[2, 0, 136:].any()
+    assert x0m[0, 0].all() and not x0m[1].any()
+
+
+def test_projection_matches_numpy_and_bbox_corners():
+    B, L, N = 2, 3, 5
+    pts = RNG.uniform(-1, 1, (B, L, N, 3)).astype(np.float32)
+    pts[..., 2] = RNG.uniform(2, 6, (B, L, N))
+    K = np.tile(np.array([[1000.0, 0, 500], [0, 1100.0, 400], [0, 0, 1]], np.float32),
+                (B, L, 1, 1))
+    bbox = np.stack([RNG.uniform(300, 700, (B, L)), RNG.uniform(300, 500, (B, L)),
+                     RNG.uniform(100, 400, (B, L))], -1).astype(np.float32)
+    got = np.asarray(losses.project_to_bbox01(jnp.asarray(pts), jnp.asarray(K),
+                                              jnp.asarray(bbox)))
+    u = 1000 * pts[..., 0] / pts[..., 2] + 500
+    v = 1100 * pts[..., 1] / pts[..., 2] + 400
+    lu = bbox[..., :2] - bbox[..., 2:] / 2
+    want = (np.stack([u, v], -1) - lu[:, :, None]) / bbox[:, :, None, 2:]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    corner = np.asarray(losses.pixels_to_bbox01(jnp.asarray(lu[:, :, None]), jnp.asarray(bbox)))
+    np.testing.assert_allclose(corner, 0.0, atol=1e-5)
+    # a point behind the camera is clamped to 0.3 m and excluded by the mask
+    gt = pts.copy()
+    gt[0, 0, 0, 2] = -1.0
+    gt01 = losses.project_to_bbox01(jnp.asarray(gt), jnp.asarray(K), jnp.asarray(bbox))
+    mask = losses.reprojection_mask(jnp.asarray(gt), jnp.asarray(pts), gt01,
+                                    jnp.ones((B, L), bool))
+    assert not bool(mask[0, 0, 0])
+
+
+def test_pred_cam_round_trip_and_closed_form():
+    B, L = 2, 4
+    transl = np.stack([RNG.uniform(-1, 1, (B, L)), RNG.uniform(-1, 1, (B, L)),
+                       RNG.uniform(2, 10, (B, L))], -1).astype(np.float32)
+    K = np.tile(np.array([[1200.0, 0, 512], [0, 1200.0, 384], [0, 0, 1]], np.float32),
+                (B, L, 1, 1))
+    bbox = np.stack([RNG.uniform(300, 700, (B, L)), RNG.uniform(200, 500, (B, L)),
+                     RNG.uniform(100, 400, (B, L))], -1).astype(np.float32)
+    cam = np.asarray(losses.transl_to_pred_cam(jnp.asarray(transl), jnp.asarray(bbox),
+                                               jnp.asarray(K)))
+    np.testing.assert_allclose(cam[..., 0], 2 * 1200 / (transl[..., 2] * bbox[..., 2]),
+                               rtol=1e-5)
+    back = losses.pred_cam_to_transl(jnp.asarray(cam), jnp.asarray(bbox), jnp.asarray(K))
+    np.testing.assert_allclose(back, transl, rtol=1e-4, atol=1e-4)
+    # the root's projection through the full-perspective translation is the bbox centre + offset
+    proj = losses.project_to_bbox01(back[:, :, None], jnp.asarray(K), jnp.asarray(bbox))
+    want = 0.5 + cam[..., 1:] * cam[..., :1] / 2      # weak perspective: s * t / 2 in bbox units
+    np.testing.assert_allclose(np.asarray(proj)[:, :, 0], want, rtol=1e-3, atol=1e-3)
+
+
+def test_rollout_inverts_the_local_velocity_encoding():
+    B, L = 2, 7
+    t = np.cumsum(RNG.standard_normal((B, L, 3)) * 0.05, axis=1).astype(np.float32)
+    R = Rotation.random(B * L, random_state=1).as_matrix().reshape(B, L, 3, 3).astype(np.float32)
+    v = np.einsum("blji,blj->bli", R[:, :-1], t[:, 1:] - t[:, :-1])     # R^T (t[k+1] - t[k])
+    v = np.concatenate([v, v[:, -1:]], axis=1)
+    rolled = losses.rollout_translation(jnp.asarray(v), jnp.asarray(R), jnp.asarray(t[:, 0]))
+    np.testing.assert_allclose(rolled, t, atol=1e-5)
+    loss = losses.transl_w_l1(jnp.asarray(v), jnp.asarray(R), jnp.asarray(t),
+                              jnp.ones((B, L), bool))
+    assert float(loss) < 1e-6
+    loss = losses.transl_w_l1(jnp.asarray(v) + 0.01, jnp.asarray(R), jnp.asarray(t),
+                              jnp.ones((B, L), bool))
+    assert float(loss) > 1e-3
+
+
+def test_contact_labels_from_speed():
+    L = 6
+    p = np.zeros((1, L, 2, 3), np.float32)
+    p[0, :, 1, 0] = np.arange(L) * 0.01       # 0.3 m/s: moving; joint 0 static
+    p[0, 4:, 0, 0] = 1.0                      # joint 0 jumps between frames 3 and 4
+    lab = np.asarray(losses.contact_labels(jnp.asarray(p), jnp.asarray([5])))
+    assert lab[0, :, 1].tolist() == [0, 0, 0, 0, 0, 0]
+    # frame 3 -> 4 jumps; the last valid frame (4) and the padding repeat frame 3's speed
+    assert lab[0, :, 0].tolist() == [1, 1, 1, 0, 0, 0]
+    # the last valid frame (4) repeats the speed of frame 3 -> moving for joint 1
+    lab2 = np.asarray(losses.contact_labels(jnp.asarray(p), jnp.asarray([4])))
+    assert lab2[0, 3, 1] == lab2[0, 2, 1] == 0
+
+
+def test_contact_bce_matches_formula():
+    logits = RNG.standard_normal((2, 3, 6)).astype(np.float32)
+    labels = (RNG.random((2, 3, 6)) > 0.5).astype(np.float32)
+    mask = np.ones((2, 3), bool)
+    p = 1 / (1 + np.exp(-logits))
+    want = np.mean(-(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+    got = losses.contact_bce(jnp.asarray(logits), jnp.asarray(labels), jnp.asarray(mask))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_root_relative_and_acceleration_closed_forms():
+    B, L, N = 1, 5, 4
+    gt = RNG.standard_normal((B, L, N, 3)).astype(np.float32)
+    shifted = gt + 3.0                                    # same shape, other place
+    loss = losses.root_relative_mse(jnp.asarray(shifted), jnp.asarray(gt),
+                                    jnp.asarray(shifted[:, :, 0]), jnp.asarray(gt[:, :, 0]),
+                                    jnp.ones((B, L), bool))
+    assert float(loss) < 1e-10
+    t = np.arange(L, dtype=np.float32)
+    quad = np.zeros((B, L, 1, 3), np.float32)
+    quad[..., 0] = 0.5 * 0.2 * t[None, :, None] ** 2       # constant acceleration 0.2
+    acc = losses.acceleration_l2(jnp.asarray(quad), jnp.ones((B, L), bool))
+    np.testing.assert_allclose(acc, 0.2 ** 2 * (L - 2) / ((L - 2) * 3), rtol=1e-4)
+
+
+def test_reprojection_mse_ignores_masked_nan_targets():
+    pred = jnp.zeros((1, 2, 3, 2))
+    gt = np.ones((1, 2, 3, 2), np.float32)
+    gt[0, 0, 0] = np.nan
+    mask = np.ones((1, 2, 3), bool)
+    mask[0, 0, 0] = False
+    loss = losses.reprojection_mse(pred, jnp.asarray(gt), jnp.asarray(mask))
+    np.testing.assert_allclose(loss, 10 / 12, rtol=1e-6)
