@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 from pathlib import Path
 
 import jax
@@ -209,7 +210,8 @@ class T5TextEncoder(TextEncoder):
         tensors = read_safetensors(folder, keep=lambda k: not k.startswith(("decoder.", "lm_head.")))
         self.params = t5_params_from_tensors(tensors, self.config, source=str(folder))
         self.tokenizer = SentencePieceTokenizer(folder / "spiece.model", max_length)
-        self.name = name or f"t5-{folder.resolve().name}"
+        folder_name = re.sub(r"[^A-Za-z0-9._+-]", "_", folder.resolve().name)
+        self.name = name or (folder_name if folder_name.lower().startswith("t5") else f"t5-{folder_name}")
         self.dim = self.config.d_model
         self.max_length = max_length
         self._jitted = jax.jit(functools.partial(t5_encoder_forward, config=self.config))
