@@ -89,6 +89,23 @@ def get_config(arg=None):
     c.loss.twod_pseudo = 0.1         # 2D-only rows: stay near the pseudo-clean motion (regulariser)
     c.loss.twod_accel = 10.0         # 2D-only rows: camera-frame joint acceleration (regulariser)
 
+    # Data (genmo_jax/data/pipeline.py): one Grain component per dataset, mixed by weight.
+    # Shards come from `python -m genmo_jax.data.convert` or the procedural world.
+    c.data = ml_collections.ConfigDict()
+    c.data.datasets = ("procedural",)
+    c.data.shard_dirs = ml_collections.ConfigDict({"procedural": "data/shards/procedural"})
+    c.data.weights = ml_collections.ConfigDict({"procedural": 1.0})
+    c.data.batch_size = 16           # global; per process = batch_size // process_count
+    c.data.window = 120              # frames per training sample (SPEC B 4.3)
+    c.data.transform = "simulate"    # "simulate" (camera + 2D simulation) or "crop" (plain crop)
+    c.data.max_captions = 4          # caption slots per sample (windowed multi-text, SPEC A5)
+    c.data.audio = True              # carry the 18 kHz waveform (W * 600 samples)
+    c.data.image_features = False    # carry (W, 1024) image features
+    c.data.num_workers = 0           # grain worker processes (part of the experiment: order)
+    c.data.per_worker_buffer_size = 2
+    c.data.read_threads = 2
+    c.data.read_buffer = 16
+
     c.diffusion = ml_collections.ConfigDict()
     c.diffusion.num_timesteps = 1000
     c.diffusion.sample_steps = 50
