@@ -142,7 +142,7 @@ def test_bad_config_is_rejected():
 def test_cli_writes_shards_that_simulate(tmp_path):
     out = tmp_path / "proc"
     assert procedural_main(["--clips", "3", "--out", str(out), "--seed", "2",
-                            "--dance-prob", "0"]) == 0
+                            "--dance-prob", "0", "--body", "smpl_like"]) == 0
     source = shards.ShardSource(out)
     assert len(source) == 3
     record = source[1]
@@ -152,7 +152,7 @@ def test_cli_writes_shards_that_simulate(tmp_path):
     assert sample["kp2d"].shape == (120, 17, 3)
     # re-running resumes: nothing is written twice
     assert procedural_main(["--clips", "4", "--out", str(out), "--seed", "2",
-                            "--dance-prob", "0"]) == 0
+                            "--dance-prob", "0", "--body", "smpl_like"]) == 0
     assert len(shards.ShardSource(out)) == 4
 
 

@@ -1,8 +1,9 @@
-"""python -m genmo_jax.data.procedural --clips N --out DIR --seed S [--body smpl_like|PATH]
+"""python -m genmo_jax.data.procedural --clips N --out DIR --seed S [--body open|smpl_like|PATH]
 
 Writes N procedural clips as ArrayRecord shards of schema records (resumable: clips already in
-DIR are skipped). --body PATH takes the rest skeleton from a 24-joint SMPL-layout body model file
-(use the body model you train with); `smpl_like` is the documented fallback skeleton.
+DIR are skipped). The rest skeleton must be the one of the body model you train with: `open`
+(default) is the built-in open body, PATH a 24-joint SMPL-layout body model file, `smpl_like`
+the documented fallback skeleton of `genmo_jax.data.procedural.skeleton`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ def load_skeleton(body: str) -> RestSkeleton:
     if body == "smpl_like":
         return RestSkeleton.smpl_like()
     from genmo_jax.body import smpl
+    if body == "open":
+        from genmo_jax.body.open_body import open_body_path
+        body = open_body_path()
     return RestSkeleton.from_body_model(smpl.load_body_model(body))
 
 
@@ -30,8 +34,9 @@ def main(argv=None) -> int:
     parser.add_argument("--clips", type=int, required=True, help="number of clips (50 ... 20000)")
     parser.add_argument("--out", required=True, help="output shard directory")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--body", default="smpl_like",
-                        help="'smpl_like' or a 24-joint SMPL-layout body model file")
+    parser.add_argument("--body", default="open",
+                        help="'open' (built-in open body), 'smpl_like' (fallback skeleton) or a "
+                             "24-joint SMPL-layout body model file")
     parser.add_argument("--dance-prob", type=float, default=0.15,
                         help="fraction of dance clips (need librosa for their music features)")
     parser.add_argument("--records-per-shard", type=int, default=256)
@@ -46,7 +51,10 @@ def main(argv=None) -> int:
         except ImportError:
             parser.error("--dance-prob > 0 needs librosa for music features: "
                          "pip install 'genmo-jax[audio]' (or pass --dance-prob 0)")
-    skeleton = load_skeleton(args.body)
+    try:
+        skeleton = load_skeleton(args.body)
+    except (FileNotFoundError, ValueError) as error:
+        parser.error(f"--body {args.body}: {error}")
     with shards.ShardWriter(args.out, records.DATASET, args.records_per_shard) as writer:
         todo = [i for i in range(args.clips)
                 if records.clip_name(args.seed, i) not in writer.done_names]
