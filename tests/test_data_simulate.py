@@ -170,3 +170,23 @@ def test_dance_record_runs_the_music_feature_path():
     assert record["music_feat"].shape == (clip["transl"].shape[0], 35)
     sample = simulate.make_training_sample(record, np.random.default_rng(0))
     assert sample["has_music_mask"][sample["valid"]].all() and not sample["has_cam_mask"].any()
+
+
+def test_2d_only_record_keeps_its_keypoints_and_boxes_them():
+    clip = world.generate_clip(np.random.default_rng(6), SKELETON, dance_prob=0.0)
+    num = clip["transl"].shape[0]
+    rng = np.random.default_rng(0)
+    kp2d = np.concatenate([rng.uniform(200, 600, (num, 17, 2)), np.ones((num, 17, 1))], -1)
+    kp2d[:, 3, 2] = 0.2                                      # one low-confidence joint
+    record = _record(6, kp2d=kp2d, mask_world=np.zeros(num, bool), flag_2d_only=True)
+    sample = simulate.make_training_sample(record, np.random.default_rng(1),
+                                           dict(speed_augmentation=False, noise=False))
+    assert sample["flag_2d_only"] and not sample["has_world_mask"].any()
+    assert not sample["kp2d"][:, 3, 2].any()                 # conf <= 0.5 is invisible
+    visible = sample["kp2d"][..., 2] > 0
+    assert visible[:, [0, 1, 2, 4]].all()
+    inside = np.abs(sample["kp2d"][..., :2] - sample["bbox_xys"][:, None, :2]) \
+        <= sample["bbox_xys"][:, None, 2:] / 2
+    assert inside[visible].all()
+    # the pixels are the record's (a crop of them), not a projection
+    assert np.isin(sample["kp2d"][:, 0, 0].round(3), kp2d[:, 0, 0].astype(np.float32).round(3)).all()

@@ -16,7 +16,10 @@ Choices (where the release cannot be reproduced exactly here, or SPEC leaves a c
   (+-0.075, 0.03, 0). Records carry joints, not vertices, so no body model is needed in workers.
 - WHAM noise statistics (`coco_aug_dict.pth`) are not available: per-joint constants below
   (bias 1 cm, jitter 5 mm, rare peaks of 5 cm) stand in for them.
-- The bbox comes from the projected joints, enlarged by 1.1 for the skin the joints lack.
+- The bbox comes from the projected joints, enlarged by 1.1 for the skin the joints lack; for
+  records with their own 2D keypoints (Motion-X) from the visible keypoints. Records without a
+  camera get the virtual sensor's K, also when their keypoints come from a real image whose
+  intrinsics are unknown (then f_cliffcam is relative to the virtual principal point).
 - A COCO keypoint with two parents (the nose) is hidden when both parents are hidden.
 - Mode-dependent dropouts (image drop 0.5 in diffusion mode, CFG drops of text/music/audio 0.1,
   per-frame `uncond_prob`) are re-sampled per mode in the train step (SPEC B 4.1), not here.
@@ -126,7 +129,9 @@ def crop_times(num_frames, config: SimulationConfig, rng):
     speed = rng.uniform(*config.speed_range) if config.speed_augmentation else 1.0
     window = config.length * speed                       # source frames spanned by the output
     if num_frames - 1 >= window:
-        start = rng.uniform(0, num_frames - 1 - window)
+        # without speed augmentation the crop starts on a source frame (no interpolation)
+        start = rng.uniform(0, num_frames - 1 - window) if config.speed_augmentation else \
+            float(rng.integers(0, int(num_frames - window)))
         valid = config.length
     else:
         start = 0.0
@@ -356,7 +361,7 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
     rng: the worker's np.random.Generator (Grain `random_map`); config: `SimulationConfig`
     fields as a mapping / ConfigDict / None. L = config.length (120). Returns:
 
-    length () int32 valid frames; valid (L,) bool.
+    length () int32 valid frames; valid (L,) bool; has_world_mask (L,) bool (valid world params).
     body_pose (L, 63), betas (L, 10): axis-angle rad / shape, shared by world and camera params.
     global_orient_w (L, 3) rad, transl_w (L, 3) m: world params (y-up, random yaw applied).
     global_orient_c (L, 3) rad, transl_c (L, 3) m: camera-frame params,
@@ -425,6 +430,15 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
     visible &= simulate_visibility(rng, length, cfg) if cfg.noise else True
     if "bbox_xys" in record:
         bbox = _resample(np.asarray(record["bbox_xys"], np.float64), times)
+    elif "kp2d" in record:
+        # detections in the dataset's image: the box of the visible keypoints (invisible ones
+        # replaced by the frame's visible mean, or the clip's when none is visible)
+        weights = visible[..., None].astype(np.float64)
+        clip_mean = (kp2d * weights).sum((0, 1)) / max(weights.sum(), 1.0)
+        frame_mean = np.where(weights.sum(1) > 0, (kp2d * weights).sum(1)
+                              / np.maximum(weights.sum(1), 1.0), clip_mean)
+        points = np.where(visible[..., None], kp2d, frame_mean[:, None])
+        bbox = bbox_from_points(rng, points, jitter=cfg.noise)
     else:
         joints_c = np.einsum("lij,lkj->lki", rot_w2c, joints_w) + t_w2c[:, None]
         points = np.concatenate([project(joints_c, K), kp2d], axis=1)
@@ -472,7 +486,7 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
                 count += 1
 
     sample = dict(
-        length=np.int32(valid_len), valid=valid,
+        length=np.int32(valid_len), valid=valid, has_world_mask=frames_mask("mask_world") & valid,
         body_pose=body_pose, betas=np.repeat(np.asarray(record["betas"])[None], length, 0),
         global_orient_w=orient_w, transl_w=transl_w, global_orient_c=orient_c,
         transl_c=transl_c, joints_w=joints_w, R_w2c=rot_w2c, t_w2c=t_w2c, K=K,
