@@ -97,10 +97,10 @@ def get_config(arg=None):
     c.data.weights = ml_collections.ConfigDict({"procedural": 1.0})
     c.data.batch_size = 16           # global; per process = batch_size // process_count
     c.data.window = 120              # frames per training sample (SPEC B 4.3)
-    c.data.transform = "simulate"    # "simulate" (camera + 2D simulation) or "crop" (plain crop)
-    c.data.max_captions = 4          # caption slots per sample (windowed multi-text, SPEC A5)
-    c.data.audio = True              # carry the 18 kHz waveform (W * 600 samples)
-    c.data.image_features = False    # carry (W, 1024) image features
+    # genmo_jax.data.simulate.SimulationConfig fields for every dataset, then per dataset
+    # (pipeline.DATASET_RECIPES holds the release's HumanML3D / BEAT2 settings).
+    c.data.simulation = ml_collections.ConfigDict()
+    c.data.dataset_simulation = ml_collections.ConfigDict()
     c.data.num_workers = 0           # grain worker processes (part of the experiment: order)
     c.data.per_worker_buffer_size = 2
     c.data.read_threads = 2

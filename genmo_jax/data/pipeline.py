@@ -1,147 +1,70 @@
-"""The Grain training pipeline (SPEC A13): shards -> per-sample transforms -> weighted mix -> batches.
+"""The Grain training pipeline (SPEC A13): shards -> per-sample simulation -> weighted mix -> batches.
 
 Per dataset named in `config.data.datasets`:
     ShardSource(dir) -> seed -> global shuffle -> repeat (reshuffled every epoch)
-    -> [process_index::process_count] -> random_map(sample transform) -> to_iter_dataset
+    -> [process_index::process_count] -> random_map(SampleTransform) -> to_iter_dataset
 then `IterDataset.mix` of the named components by `config.data.weights`, `batch` (drop
 remainder; fixed shapes), and `mp_prefetch` with `config.data.num_workers` worker processes
 (0 = transform in the calling process). The iterator's `get_state()` / `set_state()` resume
 the exact sample sequence (the same `num_workers` is needed; JAX_PRACTICES 2.4).
 
-Sample transform (`config.data.transform`):
-- "simulate": `genmo_jax.data.simulate.make_training_sample(record, rng, config.data)`
-  (speed augmentation, camera trajectory, 2D simulation, masks; the other half of SPEC B 5);
-- "crop": `crop_sample` below: a random window of `config.data.window` frames, no simulation.
-Both return the same fixed-shape dict (`crop_sample` documents it).
+The per-sample work (speed-augmented crop, camera trajectory, 2D simulation, masks) is
+`genmo_jax.data.simulate.make_training_sample(record, rng, simulation_config)`; its docstring
+lists every key of a sample. The pipeline adds `caption_text` (MAX_CAPTIONS,) str (the record's
+captions picked by `caption_id`, "" where -1) and `dataset` () int32 (index in
+config.data.datasets). Simulation settings per dataset: `DATASET_RECIPES` (the release's), then
+`config.data.simulation` (all datasets), then `config.data.dataset_simulation[name]`; the
+length is always `config.data.window`.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
-
 import numpy as np
 
-from genmo_jax.data import schema, shards
+from genmo_jax.data import shards
 
 MAX_CAPTIONS = 4
+CAPTION_CHARS = 256
+# The release's per-dataset augmentation (SPEC B 5.1): static cameras for HumanML3D and BEAT2,
+# and no speed augmentation for HumanML3D.
+DATASET_RECIPES = {
+    "humanml3d": {"camera": "static", "speed_augmentation": False},
+    "beat2": {"camera": "static"},
+}
 
 
-def _pad_frames(array: np.ndarray, window: int, repeat_last: bool) -> np.ndarray:
-    """Pads axis 0 to `window` frames: repeating the last frame (motion) or with zeros."""
-    missing = window - array.shape[0]
-    if missing <= 0:
-        return array[:window]
-    if repeat_last:
-        return np.concatenate([array, np.repeat(array[-1:], missing, 0)], 0)
-    return np.concatenate([array, np.zeros((missing,) + array.shape[1:], array.dtype)], 0)
-
-
-def crop_sample(record: Mapping[str, np.ndarray], rng: np.random.Generator, window: int,
-                dataset_id: int = 0, max_captions: int = MAX_CAPTIONS,
-                with_audio: bool = True, with_image_features: bool = False) -> dict:
-    """One training sample: a random `window`-frame crop of a record, fixed shapes (W = window).
-
-    Returns float32 unless noted:
-      body_pose (W, 63), global_orient (W, 3), transl (W, 3) world y-up metres, betas (10,),
-      joints_w (W, 24, 3); motion frames past the clip end repeat its last frame (SPEC B 5);
-      length () int32 valid frames; mask_valid (W,) bool; mask_world (W,) bool;
-      K (W, 3, 3), R_w2c (W, 3, 3), t_w2c (W, 3), has_camera () bool (dataset camera; else
-      zeros, the simulation makes one);
-      kp2d (W, 17, 3), mask_kp2d (W,) bool; music_feat (W, 35), has_music () bool;
-      audio (W * 600,), has_audio () bool (if with_audio); img_feat (W, 1024),
-      mask_img_feat (W,) bool (if with_image_features);
-      caption_text (max_captions,) str ("" = none), caption_window (max_captions, 2) int32
-      frame windows inside the crop, num_captions () int32;
-      flag_2d_only, flag_spv_incam_only, flag_invalid_contact () bool; dataset () int32.
-    """
-    length = schema.num_frames(record)
-    start = int(rng.integers(0, length - window + 1)) if length > window else 0
-    stop = min(start + window, length)
-    valid = stop - start
-
-    def frames(key, repeat_last=False, dtype=np.float32):
-        return _pad_frames(np.asarray(record[key][start:stop], dtype), window, repeat_last)
-
-    sample = {key: frames(key, repeat_last=True) for key in
-              ("body_pose", "global_orient", "transl", "joints_w")}
-    sample["betas"] = np.asarray(record["betas"], np.float32)
-    sample["length"] = np.int32(valid)
-    sample["mask_valid"] = np.arange(window) < valid
-    sample["mask_world"] = frames("mask_world", dtype=bool)
-    has_camera = "K" in record
-    for key, shape in (("K", (3, 3)), ("R_w2c", (3, 3)), ("t_w2c", (3,))):
-        sample[key] = frames(key, repeat_last=True) if has_camera else \
-            np.zeros((window,) + shape, np.float32)
-    sample["has_camera"] = np.bool_(has_camera)
-    for key, mask_key, shape in (("kp2d", "mask_kp2d", (17, 3)),) + (
-            (("img_feat", "mask_img_feat", (schema.IMAGE_FEATURE_DIM,)),)
-            if with_image_features else ()):
-        present = key in record
-        sample[key] = frames(key) if present else np.zeros((window,) + shape, np.float32)
-        sample[mask_key] = frames(mask_key, dtype=bool) if present else np.zeros(window, bool)
-    has_music = "music_feat" in record
-    sample["music_feat"] = frames("music_feat") if has_music else \
-        np.zeros((window, schema.MUSIC_DIM), np.float32)
-    sample["has_music"] = np.bool_(has_music)
-    if with_audio:
-        per_frame = schema.AUDIO_SAMPLES_PER_FRAME
-        audio = np.zeros(window * per_frame, np.float32)
-        if "audio" in record:
-            clip = record["audio"][start * per_frame:stop * per_frame]
-            audio[:clip.shape[0]] = clip
-        sample["audio"] = audio
-        sample["has_audio"] = np.bool_("audio" in record)
-    texts = np.full(max_captions, "", dtype="<U256")
-    windows = np.zeros((max_captions, 2), np.int32)
-    if "caption_text" in record:
-        clipped = np.clip(record["caption_window"] - start, 0, valid)
-        keep = np.flatnonzero(clipped[:, 1] > clipped[:, 0])
-        if keep.size > max_captions:
-            keep = np.sort(rng.choice(keep, max_captions, replace=False))
-        texts[:keep.size] = [str(t)[:256] for t in record["caption_text"][keep]]
-        windows[:keep.size] = clipped[keep]
-        sample["num_captions"] = np.int32(keep.size)
-    else:
-        sample["num_captions"] = np.int32(0)
-    sample["caption_text"], sample["caption_window"] = texts, windows
-    for flag in ("flag_2d_only", "flag_spv_incam_only", "flag_invalid_contact"):
-        sample[flag] = np.bool_(record[flag])
-    sample["dataset"] = np.int32(dataset_id)
-    return sample
+def simulation_config(data_config, name: str) -> dict:
+    """The `simulate.SimulationConfig` fields used for dataset `name`."""
+    merged = dict(DATASET_RECIPES.get(name, {}))
+    merged.update(dict(data_config.get("simulation", None) or {}))
+    per_dataset = data_config.get("dataset_simulation", None) or {}
+    merged.update(dict(per_dataset.get(name, None) or {}))
+    merged["length"] = int(data_config.window)
+    return merged
 
 
 class SampleTransform:
-    """Picklable per-sample transform run in the grain workers: record, rng -> sample dict."""
+    """Picklable per-sample transform run in the grain workers: (record, rng) -> sample dict."""
 
-    def __init__(self, data_config, dataset_id: int):
-        self.data_config = data_config
+    def __init__(self, data_config, name: str, dataset_id: int):
+        from genmo_jax.data import simulate
+
+        self.simulation = simulate.SimulationConfig.from_config(
+            simulation_config(data_config, name))   # unknown keys fail here, at start-up
         self.dataset_id = dataset_id
-        self.kind = data_config.get("transform", "crop")
-        if self.kind == "simulate":
-            make_training_sample()  # fail at start-up, not in a worker, if it is missing
-        elif self.kind != "crop":
-            raise ValueError(f"config.data.transform={self.kind!r}: expected 'simulate' or 'crop'")
 
     def __call__(self, record, rng: np.random.Generator) -> dict:
-        if self.kind == "simulate":
-            sample = make_training_sample()(record, rng, self.data_config)
-            sample["dataset"] = np.int32(self.dataset_id)
-            return sample
-        return crop_sample(record, rng, int(self.data_config.window), self.dataset_id,
-                           int(self.data_config.get("max_captions", MAX_CAPTIONS)),
-                           bool(self.data_config.get("audio", True)),
-                           bool(self.data_config.get("image_features", False)))
-
-
-def make_training_sample():
-    """`genmo_jax.data.simulate.make_training_sample`; ImportError says what is missing."""
-    try:
         from genmo_jax.data import simulate
-        return simulate.make_training_sample
-    except (ImportError, AttributeError) as error:
-        raise ImportError("config.data.transform='simulate' needs genmo_jax.data.simulate."
-                          "make_training_sample(record, rng, config); use transform='crop' "
-                          "without it") from error
+
+        sample = simulate.make_training_sample(record, rng, self.simulation)
+        texts = np.full(MAX_CAPTIONS, "", dtype=f"<U{CAPTION_CHARS}")
+        ids = np.asarray(sample["caption_id"])
+        for slot, index in enumerate(ids[:MAX_CAPTIONS]):
+            if index >= 0:
+                texts[slot] = str(record["caption_text"][index])[:CAPTION_CHARS]
+        sample["caption_text"] = texts
+        sample["dataset"] = np.int32(self.dataset_id)
+        return sample
 
 
 def open_sources(data_config) -> dict[str, shards.ShardSource]:
@@ -198,7 +121,7 @@ def make_dataset(config, local_batch_size: int | None = None, process_index: int
             .shuffle()
             .repeat()
             [process_index::process_count]
-            .random_map(SampleTransform(data_config, dataset_id))
+            .random_map(SampleTransform(data_config, name, dataset_id))
             .to_iter_dataset(read_options))
     weights = {name: float(data_config.weights[name]) for name in components}
     mixed = grain.IterDataset.mix(components, weights) if len(components) > 1 else \
