@@ -25,6 +25,7 @@ def get_config(arg=None):
     c.model.conditions = ("obs", "f_cliffcam", "f_imgseq", "f_cam_angvel", "encoded_music", "encoded_audio")
     c.model.image_feature_dim = 1024
     c.model.music_dim = 35
+    c.model.clip_std = True          # std := max(std, 1) in normalisation (SPEC A3, the release)
     c.model.velocity_convention = "gvhmr"  # v_local = R^T dt (SPEC A2); "release" = GEM's encoder
 
     c.text = ml_collections.ConfigDict()
