@@ -7,6 +7,10 @@ shardings and the checkpoints do, at a size that compiles in seconds on 2 CPU co
 
 from __future__ import annotations
 
+import json
+import os
+import time
+
 import grain
 import jax
 import jax.numpy as jnp
@@ -45,6 +49,8 @@ class ToyTask:
 
     name = "toy"
 
+    poison_after = None
+
     def __init__(self, dropout: float = 0.1):
         self.dropout = dropout
 
@@ -65,7 +71,9 @@ class ToyTask:
         ds = (grain.MapDataset.range(10_000).seed(config.seed).shuffle().repeat()
               .map(_example).batch(local_batch_size, drop_remainder=True)
               [process_index::process_count])
-        return iter(ds.to_iter_dataset())
+        it = iter(ds.to_iter_dataset())
+        delay = float(os.environ.get("TOY_STEP_SLEEP", "0"))   # slows runs that tests kill
+        return _Wrapped(it, sleep=delay, poison_after=self.poison_after)
 
     def evaluate(self, model, step: int) -> dict:
         batch = _example(10_001)
@@ -76,14 +84,14 @@ class ToyTask:
 class NanFromStep3Task(ToyTask):
     """Feeds NaN inputs from the 3rd batch on, so the loss of step 3 is NaN."""
 
-    def make_iterator(self, config, local_batch_size, process_index, process_count):
-        it = super().make_iterator(config, local_batch_size, process_index, process_count)
-        return _PoisonAfter(it, 2)
+    poison_after = 2
 
 
-class _PoisonAfter:
-    def __init__(self, it, n_good):
-        self.it, self.n_good, self.count = it, n_good, 0
+class _Wrapped:
+    """A checkpointable iterator wrapper that can sleep per batch or poison batches with NaN."""
+
+    def __init__(self, it, sleep=0.0, poison_after=None):
+        self.it, self.sleep, self.poison_after, self.count = it, sleep, poison_after, 0
 
     def __iter__(self):
         return self
@@ -91,16 +99,23 @@ class _PoisonAfter:
     def __next__(self):
         batch = next(self.it)
         self.count += 1
-        if self.count > self.n_good:
+        if self.sleep:
+            time.sleep(self.sleep)
+        if self.poison_after is not None and self.count > self.poison_after:
             batch = dict(batch, x=np.full_like(batch["x"], np.nan))
         return batch
 
-    def get_state(self):
-        return {"inner": self.it.get_state(), "count": self.count}
+    # grain's checkpoint handler stores non-DatasetIterator states as bytes
+    def get_state(self) -> bytes:
+        return json.dumps({"inner": self.it.get_state(), "count": self.count}).encode()
 
-    def set_state(self, state):
+    def set_state(self, state: bytes):
+        state = json.loads(state.decode())
         self.it.set_state(state["inner"])
         self.count = state["count"]
+
+    def start_prefetch(self):
+        pass
 
 
 def get_config(arg=None) -> ml_collections.ConfigDict:
