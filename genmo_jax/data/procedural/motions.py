@@ -105,35 +105,41 @@ GAITS = {
 }
 
 
+MAX_STEP_LENGTH = {"walk": 0.75, "jog": 1.05, "run": 1.3}   # metres per step
+
+
 def locomotion(skeleton, rng, state, num_frames, *, velocity, turn, cadence, duty, height,
                arm, elbow, lean, bob, label, caption, lead=None, roll=True):
     """Stepping along a path. velocity: (lateral-left, forward) body-frame speed, m/s, reached
     after a smooth start and left by a smooth stop; turn: total heading change, rad."""
     n = num_frames
-    rise = min(int(0.8 * pl.FPS), n // 3)
-    envelope = pl.ramp(n, rise)
+    frames = np.arange(n, dtype=np.float64)
+    step_period = pl.FPS / cadence
+    swing = (1.0 - duty) * 2.0 * step_period
+    first_lift = 2.0
+    num_steps = int((n - 1 - first_lift - swing) // step_period) + 1
+    if num_steps < 3:
+        raise ValueError(f"locomotion segment of {n} frames is too short for three steps")
+    if lead is None:
+        lead = int(rng.integers(2))
+    lifts = first_lift + step_period * np.arange(num_steps)
+    lands = lifts + swing
+    # The body starts with the first step and comes to rest when the last step lands, so the
+    # last foot closes the stance under a body that no longer moves.
+    stop = lands[-1]
+    rise = min(0.8 * pl.FPS, stop / 3)
+    envelope = pl.smoothstep(frames / rise) * pl.smoothstep((stop - frames) / rise)
     weights = np.concatenate([[0.0], np.cumsum(envelope[:-1])])
     heading = state.heading + turn * weights / max(weights[-1], 1e-9)
     forward, left = pl.heading_vectors(heading)
     world_velocity = (velocity[1] * forward + velocity[0] * left) * envelope[:, None]
     root = state.root_xz + np.concatenate([[np.zeros(2)],
                                            np.cumsum(world_velocity[:-1], axis=0) / pl.FPS])
-    step_period = pl.FPS / cadence
-    swing = (1.0 - duty) * 2.0 * step_period
-    first_lift = 2.0
-    num_steps = int((n - 1 - first_lift - swing) // step_period) + 1
-    if num_steps < 2:
-        raise ValueError(f"locomotion segment of {n} frames is too short for two steps")
-    if lead is None:
-        lead = int(rng.integers(2))
-    lifts = first_lift + step_period * np.arange(num_steps)
-    lands = lifts + swing
     end_ankle, end_yaw = pl.stance_feet(skeleton, root[-1], heading[-1], STANCE_HALF_WIDTH)
-    frames = np.arange(n, dtype=np.float64)
     steps = []
     for k in range(num_steps):
         side = (lead + k) % 2
-        if k >= num_steps - 2:
+        if k == num_steps - 1:
             target, yaw = end_ankle[side], end_yaw[side]
         else:
             next_lift = lifts[k + 2] if k + 2 < num_steps else n - 1
@@ -144,8 +150,8 @@ def locomotion(skeleton, rng, state, num_frames, *, velocity, turn, cadence, dut
             target = target[side]
         previous_land = lands[k - 2] if k >= 2 else 0.0
         forward_speed = velocity[1] * np.interp(lifts[k], frames, envelope)
-        roll_frames = min(0.3 * (lifts[k] - previous_land), 8.0) if roll and forward_speed > 0.5 \
-            else 0.0
+        roll_frames = min(0.3 * (lifts[k] - previous_land), 8.0) \
+            if roll and forward_speed > 0.5 and k < num_steps - 1 else 0.0
         steps.append(pl.Step(side=side, lift=lifts[k], land=lands[k], target=target, yaw=yaw,
                              height=height, roll=roll_frames, roll_pitch=0.45))
     feet = pl.feet_from_steps(skeleton, n, state.ankle, state.foot_yaw, steps)
@@ -195,7 +201,11 @@ def sample_locomotion(skeleton, rng, state, first, label):
         gait.update(arm=0.05, lean=0.0, height=0.06)
     if label.startswith("run"):
         duration = rng.uniform(2.2, 3.2)
-    num_frames = int(round(duration * pl.FPS))
+    # long strides come with a faster cadence: keep the step length (m) within what legs reach
+    cadence = max(cadence, np.hypot(*velocity) / MAX_STEP_LENGTH[base if base in GAITS else "walk"])
+    step_period = pl.FPS / cadence
+    at_least_three_steps = int(np.ceil(4 + 2 * (1 - gait["duty"]) * step_period + 2 * step_period))
+    num_frames = max(int(round(duration * pl.FPS)), at_least_three_steps)
     caption = cap.make_caption(label, rng, first, speed=speed_word)
     return locomotion(skeleton, rng, state, num_frames, velocity=velocity, turn=turn,
                       cadence=cadence, lead=lead, label=label, caption=caption,
