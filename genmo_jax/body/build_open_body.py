@@ -43,7 +43,7 @@ DEFAULT_LITE_VERTICES = 3000
 # height are kept narrow, since over ANNY's full range they span newborns to the elderly and
 # 1.3 m to 2.4 m.
 PHENOTYPE_CENTRE = np.array([0.5, 0.5, 0.5, 0.5, 0.55, 0.5])
-PHENOTYPE_HALF_WIDTH = np.array([0.5, 0.05, 0.3, 0.3, 0.1, 0.3])
+PHENOTYPE_HALF_WIDTH = np.array([0.5, 0.03, 0.3, 0.3, 0.06, 0.3])
 # Mid-points of 3 equal bins of a uniform box: the grid has the box's variance per axis.
 _GRID_LEVELS = np.array([-2.0 / 3.0, 0.0, 2.0 / 3.0])
 SMPL_PELVIS_REST = np.array([0.0, -0.2233, 0.0282])  # SMPL neutral mean shape, x set to 0
