@@ -186,7 +186,9 @@ class Denoiser(nnx.Module):
 
         x0 = self.final_layer(h)
         valid = (jnp.arange(num_frames)[None, :] < length[:, None]).astype(x0.dtype)[..., None]
-        betas = (x0[..., BETAS] * valid).sum(axis=1, keepdims=True) / length[:, None, None]
+        # masked mean over valid frames (a sample with length 0 gets 0, not NaN)
+        count = jnp.maximum(length, 1).astype(x0.dtype)[:, None, None]
+        betas = (x0[..., BETAS] * valid).sum(axis=1, keepdims=True) / count
         x0 = jnp.concatenate([x0[..., :BETAS.start],
                               jnp.broadcast_to(betas, (batch, num_frames, 10)),
                               x0[..., BETAS.stop:]], axis=-1)
