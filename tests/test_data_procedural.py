@@ -86,7 +86,9 @@ def test_numpy_fk_matches_body_skeleton_forward():
         pose_mean=jnp.zeros((24, 3)), joint_template=jnp.asarray(SKELETON.joints, jnp.float32),
         joint_shapedirs=jnp.zeros((24, 3, 10)), parents=SMPL_PARENTS)
     clip = world.generate_clip(np.random.default_rng(4), SKELETON)
-    reference = smpl.skeleton_forward(model, jnp.zeros(10), jnp.asarray(clip["global_orient"],
+    import jax
+
+    reference = jax.jit(smpl.skeleton_forward)(model, jnp.zeros(10), jnp.asarray(clip["global_orient"],
                                                                           jnp.float32),
                                       jnp.asarray(clip["body_pose"], jnp.float32),
                                       jnp.asarray(clip["transl"], jnp.float32))

@@ -108,16 +108,21 @@ def _resample(values, times):
 
 
 def _resample_rotvecs(rotvecs, times):
-    """Slerp of (T, J, 3) rotation vectors at fractional frames -> (L, J, 3)."""
+    """(T, J, 3) rotation vectors at fractional frames `times` (L,) -> (L, J, 3).
+
+    Normalised linear interpolation of sign-aligned quaternions between neighbouring frames
+    (equal to slerp up to O(angle^3) of one frame's rotation step; vectorised over joints).
+    """
     num, joints = rotvecs.shape[0], rotvecs.shape[1]
-    if num == 1:
-        return np.repeat(rotvecs, len(times), axis=0)
-    out = np.empty((len(times), joints, 3))
-    key_times = np.arange(num)
-    for j in range(joints):
-        out[:, j] = Slerp(key_times, Rotation.from_rotvec(rotvecs[:, j]))(
-            np.clip(times, 0, num - 1)).as_rotvec()
-    return out
+    quats = Rotation.from_rotvec(rotvecs.reshape(-1, 3)).as_quat().reshape(num, joints, 4)
+    low = np.clip(np.floor(times).astype(int), 0, num - 1)
+    high = np.minimum(low + 1, num - 1)
+    q0, q1 = quats[low], quats[high]
+    q1 = np.where(np.sum(q0 * q1, -1, keepdims=True) < 0, -q1, q1)
+    w = (times - low)[:, None, None]
+    q = (1 - w) * q0 + w * q1
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    return Rotation.from_quat(q.reshape(-1, 4)).as_rotvec().reshape(len(times), joints, 3)
 
 
 def crop_times(num_frames, config: SimulationConfig, rng):
