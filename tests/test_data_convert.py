@@ -174,3 +174,45 @@ def test_default_rest_joints_reads_an_smpl_layout_file(tmp_path):
     betas = np.zeros(10)
     betas[0] = 2.0
     np.testing.assert_allclose(rest_joints(betas, "neutral"), rest + [0, 0.02, 0], atol=1e-6)
+
+
+def test_3dpw_camera_frame_params_and_openpose_reorder(tmp_path):
+    data = fixtures.write_3dpw(tmp_path / "3dpw")
+    counts = run("3dpw", tmp_path / "3dpw", tmp_path / "out")
+    assert counts["written"] == 2
+    records = by_name(tmp_path / "out")
+    for actor in range(2):
+        record = records[f"train/courtyard_walk_00_{actor}"]
+        assert record["flag_spv_incam_only"] and record["flag_invalid_contact"]
+        assert str(record["gender"]) == ("male", "female")[actor]
+        np.testing.assert_array_equal(record["mask_world"], data["campose_valid"][actor])
+        # Camera-frame pelvis from the camera params equals the camera view of the world pelvis.
+        rot, t = data["cam_poses"][:, :3, :3], data["cam_poses"][:, :3, 3]
+        pelvis_c = np.einsum("lij,lj->li", rot, record["joints_w"][:, 0]) + t
+        rest = REST(record["betas"])[0]
+        np.testing.assert_allclose(record["transl_c"] + rest, pelvis_c, atol=1e-5)
+        orient_c = Rotation.from_matrix(rot) * Rotation.from_rotvec(
+            data["poses"][actor][:, :3])
+        got = Rotation.from_rotvec(record["global_orient_c"].astype(np.float64))
+        assert np.max((got * orient_c.inv()).magnitude()) < 1e-5
+        # OpenPose-18 x coordinate = its index (+100 for actor 1): COCO shoulders are 5 (L), 2 (R).
+        np.testing.assert_allclose(record["kp2d"][0, [0, 5, 6, 11, 16], 0],
+                                   np.array([0, 5, 2, 11, 10]) + 100 * actor)
+        assert tuple(record["img_wh"]) == (1080, 1920)
+
+
+def test_beat2_audio_is_18khz_and_aligned(tmp_path):
+    pytest.importorskip("soundfile")
+    pytest.importorskip("librosa")
+    truth = fixtures.write_beat2(tmp_path / "beat2", audio_seconds=2.0)
+    run("beat2", tmp_path / "beat2", tmp_path / "out", split="train")
+    records = by_name(tmp_path / "out")
+    assert set(records) == {"2_scott_0_1_1"}
+    record = records["2_scott_0_1_1"]
+    assert record["transl"].shape[0] == 60          # 2 s of audio < 75 motion frames: cut to 60
+    assert record["audio"].shape == (60 * 600,)
+    # A 220 Hz tone resampled to 18 kHz: 220 periods per second.
+    crossings = np.sum(np.diff(np.sign(record["audio"][:18000])) > 0)
+    assert abs(crossings - 220) <= 2
+    np.testing.assert_allclose(record["body_pose"],
+                               truth["2_scott_0_1_1"]["poses"][:60, 3:66], atol=1e-6)

@@ -17,13 +17,15 @@ from tqdm import tqdm
 from genmo_jax.data import shards
 from genmo_jax.data.converters import common
 
-CONVERTERS = ("amass", "humanml3d", "aistpp", "motionx", "bvh")
+CONVERTERS = ("amass", "humanml3d", "aistpp", "motionx", "bvh", "3dpw", "beat2")
+_MODULES = {"3dpw": "threedpw"}   # module names cannot start with a digit
 
 
 def converter_module(dataset: str):
     if dataset not in CONVERTERS:
         raise ValueError(f"--dataset {dataset!r} unknown; choose from {', '.join(CONVERTERS)}")
-    return importlib.import_module(f"genmo_jax.data.converters.{dataset}")
+    return importlib.import_module(
+        f"genmo_jax.data.converters.{_MODULES.get(dataset, dataset)}")
 
 
 def convert(dataset: str, src: str, out: str, rest_joints_fn=None, body: str | None = None,
@@ -67,8 +69,10 @@ def main(argv=None) -> int:
     parser.add_argument("--records-per-shard", type=int, default=64)
     parser.add_argument("--amass", default=None, help="HumanML3D: AMASS root of pose_data")
     parser.add_argument("--fps", type=float, default=None, help="Motion-X / BVH frame rate")
+    parser.add_argument("--split", default=None, help="BEAT2: keep one split (train, test, ...)")
     args = parser.parse_args(argv)
-    options = {k: v for k, v in (("amass", args.amass), ("fps", args.fps)) if v is not None}
+    options = {k: v for k, v in (("amass", args.amass), ("fps", args.fps),
+                                 ("split", args.split)) if v is not None}
     counts = convert(args.dataset, args.src, args.out, body=args.body,
                      records_per_shard=args.records_per_shard, **options)
     print(f"{args.dataset}: {counts['written']} written, {counts['resumed']} already done, "

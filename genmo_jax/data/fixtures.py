@@ -195,3 +195,59 @@ def write_motionx(root, with_keypoints: bool = True) -> dict:
             np.save(path, keypoints)
         truth[f"{subset}/{seq}"] = dict(motion=motion, caption=caption, keypoints=keypoints)
     return truth
+
+
+def write_3dpw(root) -> dict:
+    """3DPW layout: sequenceFiles/<split>/<seq>.pkl with two actors and a moving camera."""
+    from scipy.spatial.transform import Rotation
+
+    root = Path(root)
+    path = root / "sequenceFiles" / "train" / "courtyard_walk_00.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    num_frames = 30
+    t = np.arange(num_frames) / 30.0
+    camera = np.tile(np.eye(4), (num_frames, 1, 1))
+    camera[:, :3, :3] = Rotation.from_euler("y", 0.2 * t[:, None]).as_matrix()
+    camera[:, :3, 3] = np.stack([0.1 * t, np.zeros(num_frames), 4 + 0.2 * t], -1)
+    poses2d = np.tile(np.arange(18, dtype=np.float64)[None, None], (num_frames, 3, 1))
+    poses2d[:, 2] = 0.9
+    data = {
+        "sequence": "courtyard_walk_00", "genders": ["m", "f"],
+        "poses": [smooth_pose(num_frames, 24, 30.0, a).reshape(-1, 72) for a in range(2)],
+        "trans": [np.stack([t + a, np.zeros(num_frames), np.zeros(num_frames)], -1)
+                  for a in range(2)],
+        "betas": [np.full(10, 0.1 * a) for a in range(2)],
+        "cam_poses": camera, "cam_intrinsics": np.array([[1960.0, 0, 540], [0, 1960, 960],
+                                                         [0, 0, 1]]),
+        "poses2d": [poses2d, poses2d + 100], "campose_valid": [np.ones(num_frames, bool),
+                                                              np.arange(num_frames) < 20],
+        "img_frame_ids": np.arange(num_frames)}
+    with open(path, "wb") as handle:
+        pickle.dump(data, handle, protocol=2)
+    return data
+
+
+def write_beat2(root, audio_seconds: float = 2.0) -> dict:
+    """BEAT2 layout: smplxflame_30/<id>.npz, wave16k/<id>.wav, train_test_split.csv."""
+    import soundfile
+
+    root = Path(root)
+    (root / "smplxflame_30").mkdir(parents=True, exist_ok=True)
+    (root / "wave16k").mkdir(parents=True, exist_ok=True)
+    truth = {}
+    for index, (vid, split) in enumerate((("2_scott_0_1_1", "train"),
+                                          ("2_scott_0_2_2", "test"))):
+        num_frames = 75
+        poses = np.zeros((num_frames, 165))
+        poses[:, :66] = smooth_pose(num_frames, 22, 30.0, index).reshape(-1, 66)
+        trans = np.tile([0.0, 0.9, 0.0], (num_frames, 1))
+        np.savez(root / "smplxflame_30" / f"{vid}.npz", poses=poses, trans=trans,
+                 betas=np.linspace(0, 1, 300), expressions=np.zeros((num_frames, 100)),
+                 gender=np.asarray("male"), mocap_frame_rate=np.asarray(30))
+        rate = 16000
+        tone = 0.5 * np.sin(2 * np.pi * 220 * np.arange(int(audio_seconds * rate)) / rate)
+        soundfile.write(str(root / "wave16k" / f"{vid}.wav"), tone.astype(np.float32), rate)
+        truth[vid] = dict(poses=poses, trans=trans, split=split)
+    (root / "train_test_split.csv").write_text(
+        "id,type\n" + "".join(f"{v},{t['split']}\n" for v, t in truth.items()))
+    return truth

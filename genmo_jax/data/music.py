@@ -65,6 +65,14 @@ def load_waveform(path: str | os.PathLike, sample_rate: int) -> np.ndarray:
     """Mono float32 waveform of a wav/mp3 file resampled to `sample_rate`."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"audio file {str(path)!r} not found")
+    if str(path).lower().endswith(".wav"):
+        import soundfile  # wav at any rate: read directly, resample with soxr (no numba JIT)
+
+        waveform, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        waveform = waveform.mean(axis=1)
+        if rate != sample_rate:
+            waveform = _librosa().resample(waveform, orig_sr=rate, target_sr=sample_rate)
+        return np.asarray(waveform, np.float32)
     waveform, _ = _librosa().load(str(path), sr=sample_rate, mono=True)
     return waveform.astype(np.float32)
 
