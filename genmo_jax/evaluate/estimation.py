@@ -276,11 +276,19 @@ def foot_sliding(pred_feet, gt_feet, mask=None, contact_threshold=0.01):
     return PerFrame(values, valid)
 
 
-@functools.partial(jax.jit, static_argnames=("fps", "chunking", "foot_vertices",))
 def global_metrics(pred_joints, gt_joints, pred_vertices=None, gt_vertices=None, mask=None,
                    fps=30.0, chunking="gvhmr", foot_vertices=SMPL_FOOT_VERTICES):
     """All world-frame metrics: {"wa2_mpjpe" (W-MPJPE100), "waa_mpjpe" (WA-MPJPE100), "rte",
-    "jitter", "fs" (when vertices given)}; the keys are the reference code's names."""
+    "jitter", "fs" (when vertices given)}; the keys are the reference code's names.
+
+    Joints (..., L, J, 3), vertices (..., L, V, 3) in metres; foot_vertices: indices into V.
+    """
+    foot_vertices = tuple(int(i) for i in foot_vertices)  # hashable: a static jit argument
+    return _global_metrics(pred_joints, gt_joints, pred_vertices, gt_vertices, mask, fps, chunking, foot_vertices)
+
+
+@functools.partial(jax.jit, static_argnames=("fps", "chunking", "foot_vertices",))
+def _global_metrics(pred_joints, gt_joints, pred_vertices, gt_vertices, mask, fps, chunking, foot_vertices):
     first, whole = w_mpjpe100(pred_joints, gt_joints, mask, chunking=chunking)
     out = {
         "wa2_mpjpe": first,

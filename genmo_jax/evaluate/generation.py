@@ -10,7 +10,10 @@ Host-side numpy (features are computed once per generated sequence; sequences di
   float32 features, eps 1e-5 fall-back and complex returns (PEERS.md 3.7 #6) are not reproduced.
 - AIST++ (Bailando `utils/metrics_new.py`): features of at most the first 1200 frames, every
   joint minus the root of frame 0 ("zero start"); both feature sets z-scored with the *GT*
-  mean/std (+1e-10); Div = mean distance over all pairs of samples.
+  mean/std (+1e-10); Div = mean distance over all pairs of samples. As in the reference, a
+  feature that is constant over the GT set (std 0; likely with few GT dances, since geometric
+  features are frequencies of boolean tests) is divided by 1e-10 and dominates FID: use the full
+  GT set.
 - BAS, three variants (always say which; PEERS.md 3.7 #3):
   * "bailando" (default; Bailando `utils/beat_align_score.py`, as GENMO reports): motion speed
     v_t = mean over joints of |p[t+1] - p[t]| (T-1 values), Gaussian smoothing sigma 5 frames
@@ -32,8 +35,9 @@ Host-side numpy (features are computed once per generated sequence; sequences di
 - In-betweening (GENMO App. D: "WA-MPJPE / PA-MPJPE at the keyframes"; the metric code is not
   released): `keyframe_errors` scores the joints at the keyframes only. Choices: WA fits one
   similarity transform on all keyframe joints of a sample (the W*-metrics' whole-chunk fit,
-  restricted to keyframes); PA fits one per keyframe; errors in mm, mean over keyframes; the
-  "minimum over samples" is taken per test motion and per metric (`min_over_samples`).
+  restricted to keyframes); PA fits one per keyframe (so PA <= WA always); errors in mm, mean
+  over keyframes; the "minimum over samples" is taken per test motion and per metric
+  (`min_over_samples`), then averaged over test motions.
   Keyframe protocol (`inbetween_keyframes`): 2 keys = frame 0 and a random frame of the second
   half; 5 keys = round((L - 1) i / 4), i = 0..4.
 """
