@@ -190,3 +190,14 @@ def test_2d_only_record_keeps_its_keypoints_and_boxes_them():
     assert inside[visible].all()
     # the pixels are the record's (a crop of them), not a projection
     assert np.isin(sample["kp2d"][:, 0, 0].round(3), kp2d[:, 0, 0].astype(np.float32).round(3)).all()
+
+
+@pytest.mark.slow
+def test_cli_workers_write_the_same_shards(tmp_path):
+    args = ["--clips", "6", "--seed", "3", "--dance-prob", "0", "--body", "smpl_like"]
+    assert procedural_main(args + ["--out", str(tmp_path / "one")]) == 0
+    assert procedural_main(args + ["--out", str(tmp_path / "two"), "--workers", "2"]) == 0
+    one, two = shards.ShardSource(tmp_path / "one"), shards.ShardSource(tmp_path / "two")
+    for index in range(6):
+        for key, value in one[index].items():
+            np.testing.assert_array_equal(value, two[index][key], err_msg=key)

@@ -9,6 +9,8 @@ the documented fallback skeleton of `genmo_jax.data.procedural.skeleton`.
 from __future__ import annotations
 
 import argparse
+import functools
+import multiprocessing
 import sys
 
 from tqdm import tqdm
@@ -40,9 +42,13 @@ def main(argv=None) -> int:
     parser.add_argument("--dance-prob", type=float, default=0.15,
                         help="fraction of dance clips (need librosa for their music features)")
     parser.add_argument("--records-per-shard", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="generator processes (records are written in clip order)")
     args = parser.parse_args(argv)
     if args.clips < 1:
         parser.error(f"--clips must be >= 1, got {args.clips}")
+    if args.workers < 1:
+        parser.error(f"--workers must be >= 1, got {args.workers}")
     if not 0.0 <= args.dance_prob <= 1.0:
         parser.error(f"--dance-prob must be in [0, 1], got {args.dance_prob}")
     if args.dance_prob > 0:
@@ -58,8 +64,17 @@ def main(argv=None) -> int:
     with shards.ShardWriter(args.out, records.DATASET, args.records_per_shard) as writer:
         todo = [i for i in range(args.clips)
                 if records.clip_name(args.seed, i) not in writer.done_names]
-        for index in tqdm(todo, desc="procedural clips", unit="clip"):
-            writer.add(records.generate_record(skeleton, args.seed, index, args.dance_prob))
+        make = functools.partial(records.generate_record, skeleton, args.seed,
+                                 dance_prob=args.dance_prob)
+        progress = functools.partial(tqdm, total=len(todo), desc="procedural clips", unit="clip")
+        if args.workers == 1:
+            for record in progress(map(make, todo)):
+                writer.add(record)
+        else:
+            # spawn: the parent may have imported jax (body model), which must not be forked
+            with multiprocessing.get_context("spawn").Pool(args.workers) as pool:
+                for record in progress(pool.imap(make, todo, chunksize=4)):
+                    writer.add(record)
     return 0
 
 
