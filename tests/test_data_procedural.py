@@ -259,3 +259,14 @@ def test_music_features_find_the_beats_the_dance_follows():
     distance = np.abs(detected[:, None] - clip["beat_frames"][None]).min(axis=1)
     assert len(detected) >= 0.8 * len(clip["beat_frames"])
     assert np.mean(distance <= 2.0) >= 0.9
+
+
+def test_motion_is_smooth_within_and_across_segments():
+    for seed in range(8):
+        clip = world.generate_clip(np.random.default_rng(seed), SKELETON, dance_prob=0.2)
+        velocity = np.diff(clip["joints_w"], axis=0)                     # metres per frame
+        acceleration = np.linalg.norm(np.diff(velocity, axis=0), axis=-1)
+        assert np.linalg.norm(velocity, axis=-1).max() < 0.3             # < 9 m/s, any joint
+        assert acceleration.max() < 0.2
+        for boundary in clip["caption_window"][1:, 0]:                   # transitions
+            assert acceleration[max(boundary - 8, 0): boundary + 8].max() < 0.12

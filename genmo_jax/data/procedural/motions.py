@@ -231,6 +231,14 @@ def _hermite(p0, p1, v0, v1, u, duration):
     return h00 * p0 + h10 * duration * v0 + h01 * p1 + h11 * duration * v1
 
 
+def _keyframes(t, key_times, key_values):
+    """Smoothstep interpolation through (key_times, key_values); (len(t),)."""
+    key_times, key_values = np.asarray(key_times, float), np.asarray(key_values, float)
+    index = np.clip(np.searchsorted(key_times, t, side="right") - 1, 0, len(key_times) - 2)
+    u = (t - key_times[index]) / np.maximum(key_times[index + 1] - key_times[index], 1e-9)
+    return key_values[index] + pl.smoothstep(u) * (key_values[index + 1] - key_values[index])
+
+
 def jump(skeleton, rng, state, first, forward_distance):
     """Crouch, push off, ballistic flight, landing absorption, recovery."""
     crouch, land_crouch = rng.uniform(0.12, 0.22), rng.uniform(0.08, 0.15)
@@ -272,9 +280,9 @@ def jump(skeleton, rng, state, first, forward_distance):
     tilt[:, 0] = lean
     upper = idle_upper(rng, n)
     upper[:, sk.SPINE3, 0] += 0.5 * lean
-    arm_forward = np.where(t < bounds[1], -0.6 * lean / 0.35, 0.0)
-    arm_forward[phase[1] | phase[2]] = 1.2 * np.sin(np.pi * np.clip(
-        (t[phase[1] | phase[2]] - bounds[1]) / (bounds[3] - bounds[1]), 0, 1))
+    # arms swing back while crouching, forward-up through push-off and flight, down on landing
+    arm_forward = _keyframes(t, [0.0, bounds[1], (bounds[1] + bounds[3]) / 2, bounds[4], t[-1]],
+                             [0.0, -0.6, 1.2, 0.2, 0.0])
     for side in (0, 1):
         set_arms(upper, side, np.full(n, ARM_DOWN), arm_forward, np.full(n, 0.3))
     label = "jump_forward" if forward_distance > 0 else "jump"
