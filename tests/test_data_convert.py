@@ -216,3 +216,43 @@ def test_beat2_audio_is_18khz_and_aligned(tmp_path):
     assert abs(crossings - 220) <= 2
     np.testing.assert_allclose(record["body_pose"],
                                truth["2_scott_0_1_1"]["poses"][:60, 3:66], atol=1e-6)
+
+
+def test_h36m_neuralannot_rate_axes_and_cameras(tmp_path):
+    truth = fixtures.write_h36m(tmp_path / "h36m")
+    counts = run("h36m", tmp_path / "h36m", tmp_path / "out")
+    assert counts["written"] == 2                            # one action x two cameras
+    records = by_name(tmp_path / "out")
+    record = records["S1_act02_sub01_cam01"]
+    assert record["transl"].shape[0] == 31                   # 1 s: 50 fps -> 30 fps
+    betas = np.array([0.5] + [0.0] * 9)
+    source_frames = np.arange(31) * 50 / 30
+    pelvis_zup = np.stack([np.interp(source_frames, np.arange(51), truth["trans"][:, k])
+                           for k in range(3)], -1) + REST(betas)[0]
+    np.testing.assert_allclose(record["joints_w"][:, 0], pelvis_zup @ A.T, atol=1e-5)
+    # The camera sees the same point whether the world is z-up or y-up.
+    camera = truth["cameras"]["1"]
+    seen_zup = np.asarray(camera["R"]) @ pelvis_zup[0] + np.asarray(camera["t"]) / 1000
+    seen_yup = record["R_w2c"][0] @ record["joints_w"][0, 0] + record["t_w2c"][0]
+    np.testing.assert_allclose(seen_yup, seen_zup, atol=1e-5)
+    np.testing.assert_allclose(record["K"][0], [[1145, 0, 512.5], [0, 1144, 515.4], [0, 0, 1]])
+
+
+def test_bedlam_groups_sorts_and_uses_the_bedlam_camera_convention(tmp_path):
+    data = fixtures.write_bedlam(tmp_path / "bedlam")
+    counts = run("bedlam", tmp_path / "bedlam", tmp_path / "out")
+    assert counts["written"] == 2
+    records = by_name(tmp_path / "out")
+    for person_id, person in enumerate(("rp_eric", "rp_anna")):
+        record = records[f"scene_a_30fps/seq_000007/{person}"]
+        frames = np.arange(20)
+        np.testing.assert_allclose(record["transl"][:, 0], 0.05 * frames + person_id, atol=1e-6)
+        np.testing.assert_allclose(record["body_pose"][:, 0],
+                                   0.01 * frames + 0.1 * person_id, atol=1e-6)
+        # transl_c = trans_cam + cam_ext translation ("BEDLAM convention").
+        np.testing.assert_allclose(record["transl_c"], np.stack(
+            [0.1 * frames, 0.01 * frames, np.full(20, 5.0)], -1), atol=1e-6)
+        np.testing.assert_allclose(record["global_orient_c"][:, 0], 0.02 * frames, atol=1e-6)
+        np.testing.assert_allclose(record["bbox_xys"][:, 2], 300.0)
+        np.testing.assert_allclose(record["bbox_xys"][:, 0], 640 + frames)
+        assert tuple(record["img_wh"]) == (1280, 720)

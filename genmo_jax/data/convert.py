@@ -17,7 +17,8 @@ from tqdm import tqdm
 from genmo_jax.data import shards
 from genmo_jax.data.converters import common
 
-CONVERTERS = ("amass", "humanml3d", "aistpp", "motionx", "bvh", "3dpw", "beat2")
+CONVERTERS = ("amass", "humanml3d", "aistpp", "motionx", "bvh", "3dpw", "beat2", "h36m",
+              "bedlam")
 _MODULES = {"3dpw": "threedpw"}   # module names cannot start with a digit
 
 
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
                         help="SMPL/SMPL-H/SMPL-X model file for joints_w (default: open body)")
     parser.add_argument("--records-per-shard", type=int, default=64)
     parser.add_argument("--amass", default=None, help="HumanML3D: AMASS root of pose_data")
-    parser.add_argument("--fps", type=float, default=None, help="Motion-X / BVH frame rate")
+    parser.add_argument("--fps", type=float, default=None, help="Motion-X / BVH / BEDLAM label frame rate")
     parser.add_argument("--split", default=None, help="BEAT2: keep one split (train, test, ...)")
     args = parser.parse_args(argv)
     options = {k: v for k, v in (("amass", args.amass), ("fps", args.fps),

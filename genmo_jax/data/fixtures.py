@@ -251,3 +251,55 @@ def write_beat2(root, audio_seconds: float = 2.0) -> dict:
     (root / "train_test_split.csv").write_text(
         "id,type\n" + "".join(f"{v},{t['split']}\n" for v, t in truth.items()))
     return truth
+
+
+def write_h36m(root) -> dict:
+    """NeuralAnnot layout: annotations/Human36M_subject1_{SMPL_NeuralAnnot,camera}.json, 50 fps."""
+    root = Path(root) / "annotations"
+    root.mkdir(parents=True, exist_ok=True)
+    num_frames = 51                                          # 1 s at 50 fps
+    pose = smooth_pose(num_frames, 24, 50.0, 5).reshape(-1, 72)
+    t = np.arange(num_frames) / 50.0
+    trans = np.stack([t, np.zeros(num_frames), 0.9 + np.zeros(num_frames)], -1)   # z-up
+    fits = {"2": {"1": {str(i): {"pose": pose[i].tolist(), "trans": trans[i].tolist(),
+                                 "shape": [0.5] + [0.0] * 9} for i in range(num_frames)}}}
+    cameras = {"1": {"R": [[1.0, 0, 0], [0, 0, -1], [0, 1, 0]], "t": [0.0, 900.0, 5000.0],
+                     "f": [1145.0, 1144.0], "c": [512.5, 515.4]},
+               "2": {"R": [[-1.0, 0, 0], [0, 0, -1], [0, -1, 0]], "t": [0.0, 900.0, 5000.0],
+                     "f": [1150.0, 1149.0], "c": [508.8, 508.0]}}
+    (root / "Human36M_subject1_SMPL_NeuralAnnot.json").write_text(json.dumps(fits))
+    (root / "Human36M_subject1_camera.json").write_text(json.dumps(cameras))
+    return dict(pose=pose, trans=trans, cameras=cameras)
+
+
+def write_bedlam(root) -> dict:
+    """BEDLAM label npz: two people in one sequence, rows in shuffled order, 30 fps."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(9)
+    num_frames, rows = 20, []
+    for person in ("rp_eric", "rp_anna"):
+        for frame in range(num_frames):
+            rows.append((person, frame))
+    order = rng.permutation(len(rows))
+    rows = [rows[i] for i in order]
+    n = len(rows)
+    frame = np.array([r[1] for r in rows])
+    person_id = np.array([0 if r[0] == "rp_eric" else 1 for r in rows])
+    pose_world = np.zeros((n, 165))
+    pose_world[:, 3:66] = 0.01 * frame[:, None] + 0.1 * person_id[:, None]
+    pose_cam = pose_world.copy()
+    pose_cam[:, :3] = np.stack([0.02 * frame, np.zeros(n), np.zeros(n)], -1)
+    cam_ext = np.tile(np.eye(4), (n, 1, 1))
+    cam_ext[:, :3, 3] = np.stack([0.1 * frame, np.zeros(n), np.full(n, 5.0)], -1)
+    data = dict(
+        imgname=np.array([f"scene_a/png/seq_000007/seq_000007_{f:04d}.png" for f in frame]),
+        sub=np.array([r[0] for r in rows]), center=np.stack([640 + frame, 360 + 0 * frame], -1),
+        scale=np.full(n, 1.5), pose_cam=pose_cam, pose_world=pose_world,
+        shape=np.tile(np.linspace(0, 1, 11), (n, 1)),
+        trans_cam=np.stack([np.zeros(n), 0.01 * frame, np.zeros(n)], -1),
+        trans_world=np.stack([0.05 * frame + person_id, np.zeros(n), np.zeros(n)], -1),
+        cam_int=np.tile([[1000.0, 0, 640], [0, 1000, 360], [0, 0, 1]], (n, 1, 1)),
+        cam_ext=cam_ext, gtkps=np.zeros((n, 127, 3)))
+    np.savez(root / "scene_a_30fps.npz", **data)
+    return data
