@@ -159,17 +159,22 @@ def test_motionx_two_d_only_and_text(tmp_path):
         assert record["mask_world"].all() and "kp2d" not in record
 
 
-def test_default_rest_joints_reads_an_smpl_layout_file(tmp_path):
-    # A minimal SMPL-layout model whose 24 vertices are the joints (J_regressor = identity),
-    # and whose first shape direction moves every vertex by +1 cm in y.
+def write_tiny_smpl(path):
+    """A minimal SMPL-layout model whose 24 vertices are the joints (J_regressor = identity),
+    and whose first shape direction moves every vertex by +1 cm in y."""
     rest = fixtures.synthetic_rest_joints(np.zeros(10))
     shapedirs = np.zeros((24, 3, 10))
     shapedirs[:, 1, 0] = 0.01
     kintree = np.stack([np.where(common.SMPL_PARENTS < 0, 2**32 - 1, common.SMPL_PARENTS),
                         np.arange(24)]).astype(np.int64)
-    np.savez(tmp_path / "SMPL_NEUTRAL.npz", v_template=rest, shapedirs=shapedirs,
-             posedirs=np.zeros((24, 3, 207)), J_regressor=np.eye(24), weights=np.eye(24),
-             kintree_table=kintree, f=np.zeros((1, 3), np.int64))
+    np.savez(path, v_template=rest, shapedirs=shapedirs, posedirs=np.zeros((24, 3, 207)),
+             J_regressor=np.eye(24), weights=np.eye(24), kintree_table=kintree,
+             f=np.zeros((1, 3), np.int64))
+    return rest
+
+
+def test_default_rest_joints_reads_an_smpl_layout_file(tmp_path):
+    rest = write_tiny_smpl(tmp_path / "SMPL_NEUTRAL.npz")
     rest_joints = common.default_rest_joints(str(tmp_path / "SMPL_NEUTRAL.npz"))
     betas = np.zeros(10)
     betas[0] = 2.0
@@ -256,3 +261,39 @@ def test_bedlam_groups_sorts_and_uses_the_bedlam_camera_convention(tmp_path):
         np.testing.assert_allclose(record["bbox_xys"][:, 2], 300.0)
         np.testing.assert_allclose(record["bbox_xys"][:, 0], 640 + frames)
         assert tuple(record["img_wh"]) == (1280, 720)
+
+
+def test_cli_with_a_body_file_and_resume_after_a_crash(tmp_path, monkeypatch, capsys):
+    from genmo_jax.data.converters import amass
+
+    write_tiny_smpl(tmp_path / "SMPL_NEUTRAL.npz")
+    fixtures.write_amass(tmp_path / "amass")
+    original = amass.convert_item
+    calls = []
+
+    def crash_on_second(name, path, **kwargs):
+        calls.append(name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt("killed mid-conversion")
+        return original(name, path, **kwargs)
+
+    monkeypatch.setattr(amass, "convert_item", crash_on_second)
+    argv = ["--dataset", "amass", "--src", str(tmp_path / "amass"), "--out",
+            str(tmp_path / "out"), "--body", str(tmp_path / "SMPL_NEUTRAL.npz"),
+            "--records-per-shard", "1"]
+    with pytest.raises(KeyboardInterrupt):
+        convert.main(argv)
+    assert len(shards.ShardSource(tmp_path / "out")) == 1     # the finished shard survives
+    monkeypatch.setattr(amass, "convert_item", original)
+    assert convert.main(argv) == 0
+    assert "1 written, 1 already done" in capsys.readouterr().out
+    records = by_name(tmp_path / "out")
+    assert len(records) == 2
+    # joints_w used the body file: betas[0] lifts every rest joint by 1 cm per unit.
+    for record in records.values():
+        lift = 0.01 * record["betas"][0]
+        rest = fixtures.synthetic_rest_joints(np.zeros(10)) + [0, lift, 0]
+        np.testing.assert_allclose(record["joints_w"], common.smpl_joints(
+            rest, record["global_orient"].astype(np.float64),
+            record["body_pose"].astype(np.float64), record["transl"].astype(np.float64)),
+            atol=1e-4)
