@@ -237,13 +237,25 @@ def test_open_body_skeleton_gives_planted_feet():
         path = open_body_path()
     except FileNotFoundError:
         pytest.skip("the built-in open body file is not built")
-    skeleton = sk.RestSkeleton.from_body_model(smpl.load_body_model(path))
+    import jax
+    import jax.numpy as jnp
+
+    model = smpl.load_body_model(path)
+    shapes = sk.ShapeSpace.from_body_model(model)
     for seed in range(3):
-        clip = world.generate_clip(np.random.default_rng(seed), skeleton)
+        clip = world.generate_clip(np.random.default_rng(seed), shapes)
+        assert clip["betas"].shape == (shapes.num_betas,) and np.abs(clip["betas"]).max() > 0.1
         assert _max_planted_speed(clip) < 0.01
-        np.testing.assert_allclose(sk.joints_from_params(skeleton, clip["global_orient"],
-                                                         clip["body_pose"], clip["transl"]),
-                                   clip["joints_w"], atol=1e-9)
+        # the joints are the body model's own FK for the clip's betas
+        reference = jax.jit(smpl.skeleton_forward)(
+            model, jnp.asarray(clip["betas"], jnp.float32),
+            jnp.asarray(clip["global_orient"], jnp.float32),
+            jnp.asarray(clip["body_pose"], jnp.float32), jnp.asarray(clip["transl"], jnp.float32))
+        np.testing.assert_allclose(np.asarray(reference), clip["joints_w"], atol=5e-5)
+        # feet rest on the floor: the lowest vertex of the shaped body is at y = 0
+        planted = clip["contact"][:, [0, 2]]
+        np.testing.assert_allclose(clip["joints_w"][:, [7, 8], 1][planted],
+                                   shapes.skeleton(clip["betas"]).ankle_height, atol=1e-6)
 
 
 @pytest.mark.slow

@@ -17,17 +17,18 @@ from tqdm import tqdm
 
 from genmo_jax.data import shards
 from genmo_jax.data.procedural import records
-from genmo_jax.data.procedural.skeleton import RestSkeleton
+from genmo_jax.data.procedural.skeleton import RestSkeleton, ShapeSpace
 
 
-def load_skeleton(body: str) -> RestSkeleton:
+def load_skeleton(body: str) -> RestSkeleton | ShapeSpace:
+    """The fixed fallback skeleton, or a body model's shape space (one body shape per clip)."""
     if body == "smpl_like":
         return RestSkeleton.smpl_like()
     from genmo_jax.body import smpl
     if body == "open":
         from genmo_jax.body.open_body import open_body_path
         body = open_body_path()
-    return RestSkeleton.from_body_model(smpl.load_body_model(body))
+    return ShapeSpace.from_body_model(smpl.load_body_model(body))
 
 
 def main(argv=None) -> int:

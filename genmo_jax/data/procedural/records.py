@@ -38,8 +38,16 @@ def clip_to_record(clip, name, betas=None, music_features=_music_features):
     return schema.make_record(
         source=DATASET, name=name, body_pose=clip["body_pose"],
         global_orient=clip["global_orient"], transl=clip["transl"],
-        betas=np.zeros(schema.NUM_BETAS) if betas is None else betas,
+        betas=_padded_betas(clip.get("betas") if betas is None else betas),
         joints_w=clip["joints_w"], **optional)
+
+
+def _padded_betas(betas):
+    out = np.zeros(schema.NUM_BETAS)
+    if betas is not None:
+        betas = np.asarray(betas, np.float64).reshape(-1)[:schema.NUM_BETAS]
+        out[:betas.shape[0]] = betas
+    return out
 
 
 def clip_name(seed, index):

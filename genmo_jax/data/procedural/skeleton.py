@@ -78,16 +78,7 @@ class RestSkeleton:
     def from_body_model(cls, model, betas=None) -> "RestSkeleton":
         """From a 24-joint `genmo_jax.body.smpl.BodyModel` (SMPL layout, e.g. the built-in open
         body) for shape `betas` (S,) (default zeros); the floor is its lowest rest vertex."""
-        from genmo_jax.body import smpl
-
-        if model.num_joints != NUM_JOINTS:
-            raise ValueError(f"the procedural world needs a {NUM_JOINTS}-joint SMPL-layout body "
-                             f"model, got {model.num_joints} joints ({model.name})")
-        betas = np.zeros(model.num_betas) if betas is None else np.asarray(betas, np.float64)
-        joints = np.asarray(smpl.rest_joints(model, betas), np.float64)
-        vertices = np.asarray(model.v_template, np.float64) + np.einsum(
-            "vcs,s->vc", np.asarray(model.shapedirs, np.float64)[..., :betas.shape[0]], betas)
-        return cls.from_arrays(joints, vertices)
+        return ShapeSpace.from_body_model(model).skeleton(betas)
 
     @property
     def offsets(self) -> np.ndarray:
@@ -105,6 +96,41 @@ class RestSkeleton:
     def leg_reach(self) -> np.ndarray:
         """(2,) hip-to-ankle distance of the straight (knee angle 0) left and right legs."""
         return np.linalg.norm(self.joints[list(ANKLES)] - self.joints[list(HIPS)], axis=-1)
+
+
+@dataclasses.dataclass(frozen=True)
+class ShapeSpace:
+    """Numpy copy of a body model's shape space, to make a `RestSkeleton` per clip's betas.
+
+    joint_template (24, 3) m, joint_shapedirs (24, 3, S) m per unit beta, v_template (V, 3),
+    shapedirs (V, 3, S): rest joints J(b) = joint_template + joint_shapedirs . b (SMPL).
+    """
+
+    joint_template: np.ndarray
+    joint_shapedirs: np.ndarray
+    v_template: np.ndarray
+    shapedirs: np.ndarray
+
+    @classmethod
+    def from_body_model(cls, model) -> "ShapeSpace":
+        """From a 24-joint `genmo_jax.body.smpl.BodyModel` (ValueError for other layouts)."""
+        if model.num_joints != NUM_JOINTS:
+            raise ValueError(f"the procedural world needs a {NUM_JOINTS}-joint SMPL-layout body "
+                             f"model, got {model.num_joints} joints ({model.name})")
+        return cls(*(np.asarray(a, np.float64) for a in (
+            model.joint_template, model.joint_shapedirs, model.v_template, model.shapedirs)))
+
+    @property
+    def num_betas(self) -> int:
+        return int(self.shapedirs.shape[-1])
+
+    def skeleton(self, betas=None) -> RestSkeleton:
+        """RestSkeleton for betas (S' <= S,) (default zeros); floor = lowest rest vertex."""
+        betas = np.zeros(self.num_betas) if betas is None else np.asarray(betas, np.float64)
+        count = min(betas.shape[0], self.num_betas)
+        joints = self.joint_template + self.joint_shapedirs[..., :count] @ betas[:count]
+        vertices = self.v_template + self.shapedirs[..., :count] @ betas[:count]
+        return RestSkeleton.from_arrays(joints, vertices)
 
 
 def forward_kinematics(skeleton: RestSkeleton, local_rotmats, transl):

@@ -12,6 +12,7 @@ import numpy as np
 from genmo_jax.data.procedural import dance as dn
 from genmo_jax.data.procedural import motions as mo
 from genmo_jax.data.procedural import plan as pl
+from genmo_jax.data.procedural import skeleton as sk
 from genmo_jax.data.procedural import solve as sv
 
 # label -> relative frequency of everyday actions
@@ -73,15 +74,30 @@ def sample_labels(rng, num_segments):
 
 
 def generate_clip(rng: np.random.Generator, skeleton, dance_prob: float = 0.15):
-    """One clip as a dict of numpy arrays (float64 until stored):
+    """One clip as a dict of numpy arrays (float64 until stored).
+
+    skeleton: a `RestSkeleton` (fixed body) or a `ShapeSpace` (a random body shape per clip,
+    returned as `betas` (S,)).
 
     body_pose (L, 63), global_orient (L, 3), transl (L, 3): world SMPL params (y-up, metres);
     joints_w (L, 24, 3); contact (L, 4) bool planted [L_ankle, L_foot, R_ankle, R_foot];
     caption_text (S,) str; caption_window (S, 2) int [start, end) frames; labels (S,) str;
-    music (N,) float32 waveform and music_rate (Hz), beat_frames (B,) for dance clips only.
+    music (N,) float32 waveform and music_rate (Hz), beat_frames (B,) for dance clips only;
+    betas (S,) when `skeleton` is a ShapeSpace.
     """
-    if rng.random() < dance_prob:
-        return dn.generate_dance_clip(rng, skeleton)
+    betas = None
+    if isinstance(skeleton, sk.ShapeSpace):
+        # a body shape per clip: betas ~ N(0, 1) (SMPL-like unit-variance shape space)
+        betas = np.clip(rng.standard_normal(skeleton.num_betas), -2.5, 2.5)
+        skeleton = skeleton.skeleton(betas)
+    clip = dn.generate_dance_clip(rng, skeleton) if rng.random() < dance_prob else \
+        _everyday_clip(rng, skeleton)
+    if betas is not None:
+        clip["betas"] = betas
+    return clip
+
+
+def _everyday_clip(rng, skeleton):
     state = initial_state(skeleton, rng)
     segments = []
     for index, label in enumerate(sample_labels(rng, int(rng.integers(2, 6)))):
