@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -154,6 +155,7 @@ class ShardSource:
                                      np.int64)
         self.names = [n for s in self.index["shards"] for n in s["names"]]
         self._readers = None
+        self._lock = threading.Lock()   # grain reads from several threads
 
     @property
     def dataset(self) -> str:
@@ -165,7 +167,12 @@ class ShardSource:
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_readers"] = None
+        del state["_lock"]
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def _reader(self, shard: int):
         if self._readers is None:
@@ -190,11 +197,12 @@ class ShardSource:
 
     def read_bytes(self, index: int) -> bytes:
         shard, local = self.locate(int(index))
-        return self._reader(shard).read([local])[0]
+        with self._lock:   # reader creation and reads are serialised (reads take < 1 ms)
+            return self._reader(shard).read([local])[0]
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         shard, local = self.locate(int(index))
-        data = self._reader(shard).read([local])[0]
+        data = self.read_bytes(index)
         return schema.decode_record(data, where=f"shard {self.paths[shard]!r} record {local}")
 
     def __iter__(self):
