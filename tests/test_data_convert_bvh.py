@@ -85,8 +85,8 @@ def test_convert_bvh_clips_to_records(clips_dir, tmp_path):
     assert pelvis_height[0] > 0.8 and pelvis_height.min() < 0.45 and pelvis_height[-1] > 0.8
     # Feet near the floor while standing (y-up, metres).
     assert abs(mocap["joints_w"][0, [7, 8], 1].mean()) < 0.2
-    # The Mixamo walk goes ~0.83 m (file cm x leg-length scale) forward along +z, the way
-    # its rest pose faces (frames 0-31), then turns and walks back.
+    # The Mixamo walk goes 94 cm (file units; x leg-length scale in metres) forward along +z,
+    # the way its rest pose faces (frames 0-31), then turns and walks back.
     forward = walk["joints_w"][:, 0, 2] - walk["joints_w"][0, 0, 2]
     sideways = walk["joints_w"][:, 0, 0] - walk["joints_w"][0, 0, 0]
     assert 0.5 < forward.max() < 1.3 and np.abs(sideways).max() < 0.15
