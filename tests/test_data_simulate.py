@@ -201,3 +201,35 @@ def test_cli_workers_write_the_same_shards(tmp_path):
     for index in range(6):
         for key, value in one[index].items():
             np.testing.assert_array_equal(value, two[index][key], err_msg=key)
+
+
+def test_sample_agrees_with_the_motion_camera_functions():
+    """Independent references: genmo_jax.motion.camera / gravity_view (JAX) on the sample."""
+    import jax.numpy as jnp
+
+    from genmo_jax.motion import camera, gravity_view
+
+    record = _record(7)
+    short = {k: (v[:90] if k in ("body_pose", "global_orient", "transl", "joints_w",
+                                 "mask_world") else v) for k, v in record.items()}
+    short["caption_window"] = np.array([[0, 90]], np.int32)
+    short["caption_text"] = record["caption_text"][:1]
+    s = simulate.make_training_sample(short, np.random.default_rng(3))
+    length = int(s["length"])
+    root_offset = s["joints_w"][:, 0] - s["transl_w"]
+    orient_c, transl_c = camera.world_to_camera_params(
+        s["global_orient_w"], s["transl_w"], s["R_w2c"], s["t_w2c"], root_offset)
+    np.testing.assert_allclose(Rotation.from_rotvec(np.asarray(orient_c)).as_matrix(),
+                               Rotation.from_rotvec(s["global_orient_c"]).as_matrix(), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(transl_c), s["transl_c"], atol=1e-4)
+    np.testing.assert_allclose(np.asarray(gravity_view.gravity_view_rotation(s["R_w2c"])),
+                               s["R_c2gv"], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(camera.cam_angvel_from_R_w2c(s["R_w2c"], length)),
+                               s["cam_angvel"], atol=1e-5)
+    has_2d = s["has_2d_mask"]
+    np.testing.assert_allclose(np.asarray(camera.bbox_info(s["bbox_xys"], s["K"]))[has_2d],
+                               s["f_cliffcam"][has_2d], atol=1e-5)
+    obs = np.asarray(camera.normalize_kp2d_to_bbox(s["kp2d"], s["bbox_xys"]))
+    visible = s["obs"][..., 2] > 0
+    np.testing.assert_allclose(obs[visible], s["obs"][visible], atol=1e-4)
+    np.testing.assert_array_equal(obs[..., 2] > 0, visible)

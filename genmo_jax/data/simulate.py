@@ -239,20 +239,28 @@ def simulate_camera(rng, root, joints, config: SimulationConfig):
     return rotations, translations, kind
 
 
-def cam_angvel(rotations):
-    """(L, 6): 6D (first two rows) of R_w2c[t+1] R_w2c[t]^T, last frame repeated."""
-    relative = rotations[1:] @ np.swapaxes(rotations[:-1], -1, -2)
-    relative = np.concatenate([relative, relative[-1:]], axis=0) if len(rotations) > 1 else \
-        np.eye(3)[None]
-    return relative[:, :2, :].reshape(-1, 6)
+def cam_angvel(rotations, valid_len=None):
+    """(L, 6): 6D (first two rows) of R_w2c[t+1] R_w2c[t]^T, last frame repeated; with
+    `valid_len`, the last valid frame repeats its predecessor (padding never leaks in)."""
+    num = len(rotations)
+    valid_len = num if valid_len is None else int(valid_len)
+    if num < 2 or valid_len < 2:
+        return np.tile([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], (num, 1))
+    step = rotations[1:] @ np.swapaxes(rotations[:-1], -1, -2)
+    source = np.clip(np.minimum(np.arange(num), valid_len - 2), 0, num - 2)
+    return step[source][:, :2, :].reshape(-1, 6)
 
 
 def r_c2gv(rotations):
     """(L, 3, 3) camera -> gravity-view rotation (y = up in camera coords, z = optical axis on
-    the horizontal plane, x = y x z; CONVENTIONS.md)."""
+    the horizontal plane, x = y x z; CONVENTIONS.md). A camera looking straight up or down
+    takes its heading from the camera x axis (z = x_cam x y), as `motion.gravity_view`."""
     up = rotations[:, :, 1]                       # world +y in camera coordinates
     z = np.array([0.0, 0.0, 1.0]) - up * up[:, 2:3]
-    z /= np.maximum(np.linalg.norm(z, axis=-1, keepdims=True), 1e-9)
+    norm = np.linalg.norm(z, axis=-1, keepdims=True)
+    fallback = np.cross(np.array([1.0, 0.0, 0.0]), up)
+    z = np.where(norm < 1e-9, fallback, z)
+    z /= np.maximum(np.linalg.norm(z, axis=-1, keepdims=True), 1e-12)
     x = np.cross(up, z)
     return np.stack([x, up, z], axis=1)
 
@@ -372,7 +380,8 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
     global_orient_c (L, 3) rad, transl_c (L, 3) m: camera-frame params,
         t_c = R (t_w + o) + t - o with o = rest root joint.
     joints_w (L, 24, 3) m world joints; R_w2c (L, 3, 3), t_w2c (L, 3) m; K (L, 3, 3) px.
-    R_c2gv (L, 3, 3); cam_angvel (L, 6) 6D of R[t+1] R[t]^T.
+    R_c2gv (L, 3, 3); cam_angvel (L, 6) 6D of R[t+1] R[t]^T (last valid frame repeats the one
+    before it).
     kp2d (L, 17, 3): COCO-17 pixels + visibility (0/1); bbox_xys (L, 3) px (cx, cy, size);
     obs (L, 17, 3): bbox-normalised keypoints + visibility (invisible = 0);
     f_cliffcam (L, 3): ((cx_b - cx) / f, (cy_b - cy) / f, size / f), 0 on occluded frames.
@@ -495,7 +504,7 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
         body_pose=body_pose, betas=np.repeat(np.asarray(record["betas"])[None], length, 0),
         global_orient_w=orient_w, transl_w=transl_w, global_orient_c=orient_c,
         transl_c=transl_c, joints_w=joints_w, R_w2c=rot_w2c, t_w2c=t_w2c, K=K,
-        R_c2gv=r_c2gv(rot_w2c), cam_angvel=cam_angvel(rot_w2c),
+        R_c2gv=r_c2gv(rot_w2c), cam_angvel=cam_angvel(rot_w2c, valid_len),
         kp2d=np.concatenate([kp2d, visible[..., None]], -1) * has_2d[:, None, None],
         bbox_xys=bbox, obs=obs * has_2d[:, None, None], f_cliffcam=f_cliffcam,
         img_feat=img_feat * has_img[:, None], music_feat=music_feat * has_music[:, None],
