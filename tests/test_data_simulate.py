@@ -233,3 +233,21 @@ def test_sample_agrees_with_the_motion_camera_functions():
     visible = s["obs"][..., 2] > 0
     np.testing.assert_allclose(obs[visible], s["obs"][visible], atol=1e-4)
     np.testing.assert_array_equal(obs[..., 2] > 0, visible)
+
+
+def test_audio_and_music_crops_stay_aligned_with_the_motion():
+    clip = world.generate_clip(np.random.default_rng(8), SKELETON, dance_prob=0.0)
+    num = clip["transl"].shape[0]
+    # each frame's 600 audio samples and its music features hold the frame index
+    audio = np.repeat(np.arange(num, dtype=np.float64), 600)
+    music = np.repeat(np.arange(num, dtype=np.float64)[:, None], 35, axis=1)
+    record = _record(8, audio=audio, music_feat=music)
+    s = simulate.make_training_sample(record, np.random.default_rng(2),
+                                      dict(speed_augmentation=False))
+    start = s["music_feat"][0, 0]
+    np.testing.assert_array_equal(s["music_feat"][:, 0], start + np.arange(120))
+    np.testing.assert_allclose(s["audio"].reshape(120, 600)[:, 0], start + np.arange(120))
+    # the motion comes from the same source frames
+    np.testing.assert_allclose(s["transl_w"][:, 1], record["transl"][int(start):int(start) + 120, 1],
+                               atol=1e-5)
+    assert s["has_music_mask"].all() and s["has_audio_mask"].all() and not s["has_cam_mask"].any()
