@@ -4,38 +4,18 @@ import json
 
 import numpy as np
 import pytest
-from flax import nnx
 
-from configs import tiny
-from genmo_jax import params_io, sample
+from genmo_jax import sample
 from genmo_jax.body.skeletons import SMPL_JOINT_NAMES
-from genmo_jax.model.denoiser import Denoiser
 from genmo_jax.viz.bvh import bvh_forward_kinematics, read_bvh
 
 
-@pytest.fixture(scope="module")
-def params_dir(tmp_path_factory):
-    config = tiny.get_config()
-    config.model.latent_dim = 32
-    config.model.num_layers = 1
-    config.model.num_heads = 2
-    model = Denoiser(config.model, rngs=nnx.Rngs(0))
-    # Non-zero last layers so that every output path is exercised.
-    for path, var in nnx.to_flat_state(nnx.state(model, nnx.Param)):
-        var.set_value(var.get_value() + 0.01 * np.random.default_rng(len(path)).normal(size=var.get_value().shape))
-    rng = np.random.default_rng(0)
-    stats = {"mean": rng.normal(scale=0.01, size=151).astype(np.float32), "std": np.ones(151, np.float32)}
-    out = tmp_path_factory.mktemp("params")
-    params_io.save_params(str(out), model, config, stats)
-    return str(out)
-
-
-def test_two_caption_timeline_writes_npz_bvh_and_preview(params_dir, tmp_path):
+def test_two_caption_timeline_writes_npz_bvh_and_preview(tiny_random_export, tmp_path):
     timeline = tmp_path / "t.json"
     timeline.write_text(json.dumps({"frames": 40, "ddim_steps": 3, "seed": 1, "texts": [
         {"text": "a person walks forward", "start_frame": 0, "end_frame": 25},
         {"text": "a person turns left", "start_frame": 20, "end_frame": 40}]}))
-    rc = sample.main(["--params", params_dir, "--timeline", str(timeline), "--out", str(tmp_path / "out"),
+    rc = sample.main(["--params", tiny_random_export, "--timeline", str(timeline), "--out", str(tmp_path / "out"),
                       "--preview", "gif"])
     assert rc == 0
     motion = np.load(tmp_path / "out" / "motion.npz")
@@ -51,7 +31,7 @@ def test_two_caption_timeline_writes_npz_bvh_and_preview(params_dir, tmp_path):
     assert json.loads(str(motion["timeline"]))["texts"][1]["text"] == "a person turns left"
 
 
-def test_estimation_from_keypoints_is_deterministic(params_dir, tmp_path):
+def test_estimation_from_keypoints_is_deterministic(tiny_random_export, tmp_path):
     rng = np.random.default_rng(0)
     kp = np.concatenate([rng.uniform(400, 600, (30, 17, 2)), np.ones((30, 17, 1))], -1).astype(np.float32)
     np.save(tmp_path / "kp.npy", kp)
@@ -59,16 +39,16 @@ def test_estimation_from_keypoints_is_deterministic(params_dir, tmp_path):
     from genmo_jax import timeline as tlm
 
     tl = tlm.parse_timeline(spec, str(tmp_path))
-    a = sample.sample_timeline(params_dir, tl, str(tmp_path / "a"), preview=None, verbose=False)
-    b = sample.sample_timeline(params_dir, tl, str(tmp_path / "b"), preview=None, verbose=False)
+    a = sample.sample_timeline(tiny_random_export, tl, str(tmp_path / "a"), preview=None, verbose=False)
+    b = sample.sample_timeline(tiny_random_export, tl, str(tmp_path / "b"), preview=None, verbose=False)
     assert a["steps"] == 1
     np.testing.assert_array_equal(np.load(tmp_path / "a" / "motion.npz")["poses"],
                                   np.load(tmp_path / "b" / "motion.npz")["poses"])
 
 
-def test_bad_timeline_exits_non_zero_with_one_line_per_mistake(params_dir, tmp_path, capsys):
+def test_bad_timeline_exits_non_zero_with_one_line_per_mistake(tiny_random_export, tmp_path, capsys):
     timeline = tmp_path / "t.json"
     timeline.write_text(json.dumps({"frames": 40, "texts": [{"text": "walk", "start_frame": 0, "end_frame": 99}]}))
-    assert sample.main(["--params", params_dir, "--timeline", str(timeline), "--out", str(tmp_path / "o")]) == 2
+    assert sample.main(["--params", tiny_random_export, "--timeline", str(timeline), "--out", str(tmp_path / "o")]) == 2
     assert "texts[0] ('walk'): window ends at frame 99" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # nothing half-written
