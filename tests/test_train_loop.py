@@ -10,9 +10,9 @@ import sys
 import time
 
 import numpy as np
-import orbax.checkpoint as ocp
 import pytest
 
+from genmo_jax.train import checkpoint as ckpt
 from genmo_jax.train import metrics as metrics_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -40,8 +40,8 @@ def _run(args, timeout=240, **env):
 
 
 def _params(workdir, step):
-    path = os.path.join(workdir, "checkpoints", str(step), "state")
-    tree = ocp.StandardCheckpointer().restore(path)
+    got, tree = ckpt.read_state(os.path.join(workdir, "checkpoints"), step)
+    assert got == step
     return {k: np.asarray(v) for k, v in _flat(tree["params"])}, \
         {k: np.asarray(v) for k, v in _flat(tree["ema"])}
 

@@ -118,6 +118,40 @@ def restore(manager: ocp.CheckpointManager, abstract_state: Any, data_iterator=N
     return int(step), restored["state"]
 
 
+def read_state(directory: str, step: int | None = None, device=None) -> tuple[int, Any]:
+    """The whole saved train state of ``<directory>/<step>`` on ONE device, whatever mesh or
+    number of processes saved it (for evaluation, export and inspection).
+
+    Returns (step, state) with the layout of ``genmo_jax.train.state``.
+    Raises FileNotFoundError (no such folder / no checkpoint) or CheckpointError (unreadable).
+    """
+    directory = os.path.abspath(directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"checkpoint directory {directory} does not exist")
+    if step is None:
+        steps = [int(s) for s in os.listdir(directory)
+                 if s.isdigit() and os.path.exists(os.path.join(directory, s,
+                                                                "commit_success.txt"))]
+        if not steps:
+            raise FileNotFoundError(f"no checkpoint found in {directory}")
+        step = max(steps)
+    path = os.path.join(directory, str(step), "state")
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    sharding = jax.sharding.SingleDeviceSharding(device or jax.local_devices()[0])
+    checkpointer = ocp.StandardCheckpointer()
+    try:
+        meta = checkpointer.metadata(path)
+        tree = meta.item_metadata.tree if hasattr(meta, "item_metadata") else meta.tree
+        target = jax.tree.map(
+            lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=sharding), tree)
+        return int(step), checkpointer.restore(path, target)
+    except (FileNotFoundError, ValueError, KeyError, OSError, TypeError) as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {type(e).__name__}: {e}") from e
+    finally:
+        checkpointer.close()
+
+
 class PreemptionFlag:
     """Set by SIGTERM (single-process runs). The loop polls ``is_set()`` after every step.
 

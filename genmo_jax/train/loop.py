@@ -114,7 +114,9 @@ def run(config, workdir: str, task: Task | None = None) -> RunResult:
         if is_main:
             logging.info("resumed from %s at step %d", mngr.directory, step)
     num_steps = int(tc.num_steps)
-    rng = jax.device_put(jax.random.key(int(config.seed)), parallel.replicated(mesh))
+    # Made inside jit: a multi-host replicated array cannot be device_put from one host.
+    rng = jax.jit(lambda: jax.random.key(int(config.seed)),
+                  out_shardings=parallel.replicated(mesh))()
     writer = metrics_lib.MetricWriter(workdir)
     flag = ckpt.PreemptionFlag()
     bar = _progress(num_steps, step, is_main and bool(tc.progress_bar))
