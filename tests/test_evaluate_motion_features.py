@@ -1,5 +1,5 @@
-"""Kinetic / geometric dance features: closed-form cases and a loop transcription of the
-fairmotion-derived reference (aistplusplus_api / Bailando `utils/features`)."""
+"""Kinetic / geometric dance features: closed-form cases and per-frame loop implementations of the
+fairmotion-derived definitions (aistplusplus_api / Bailando `utils/features`)."""
 
 import numpy as np
 import pytest
@@ -14,50 +14,32 @@ def _dance(rng, frames=14):
     return rest + wobble
 
 
-# ---- loop transcription of the reference (kinetic.py + utils.py, bug-free revision) ----
+# ---- per-frame loop implementation of the published kinetic definition ----
 
-def _ref_avg_velocity(pos, i, joint, window, dt):
-    total, count = np.zeros(3), 0
-    for j in range(-window, window + 1):
-        if i + j - 1 < 0 or i + j >= len(pos):
-            continue
-        total += pos[i + j][joint] - pos[i + j - 1][joint]
-        count += 1
-    return total / (count * dt)
-
-
-def _ref_avg_accel(pos, i, joint, window, dt, bug):
-    total, count = np.zeros(3), 0
-    for j in range(-window, window + 1):
-        if i + j - 1 < 0 or i + j + 1 >= len(pos):
-            continue
-        v2 = (pos[i + j + 1][joint] - pos[i + j][joint]) / dt
-        if bug:
-            v1 = pos[i + j][joint] - pos[i + j - 1][joint] / dt
-        else:
-            v1 = (pos[i + j][joint] - pos[i + j - 1][joint]) / dt
-        total += (v2 - v1) / dt
-        count += 1
-    return np.linalg.norm(total / count)
-
-
-def _ref_kinetic(pos, dt=1 / 60, bug=False):
-    out = []
-    for joint in range(pos.shape[1]):
-        h = v = e = 0.0
-        for i in range(1, len(pos)):
-            vel = _ref_avg_velocity(pos, i, joint, 2, dt)
-            h += vel[0] ** 2 + vel[2] ** 2
-            v += vel[1] ** 2
-            e += _ref_avg_accel(pos, i, joint, 2, dt, bug)
-        out += [h / (len(pos) - 1), v / (len(pos) - 1), e / (len(pos) - 1)]
-    return np.array(out, np.float32)
+def _loop_kinetic(pos, dt=1 / 60, bug=False):
+    """For each frame i = 1..T-1: mean step over steps k = i-3..i+1 that exist (k -> k+1), and mean
+    second difference over m = i-3..i+1 with m+2 < T; per joint [|v_xz|^2, v_y^2, |a|] averaged."""
+    frames, joints = pos.shape[:2]
+    out = np.zeros((joints, 3))
+    for i in range(1, frames):
+        steps = [k for k in range(i - 3, i + 2) if 0 <= k <= frames - 2]
+        seconds = [m for m in range(i - 3, i + 2) if 0 <= m <= frames - 3]
+        for joint in range(joints):
+            p = pos[:, joint]
+            velocity = sum(p[k + 1] - p[k] for k in steps) / (len(steps) * dt)
+            if bug:  # the old revision's precedence slip: v1 = p[m+1] - p[m] / dt
+                accs = [((p[m + 2] - p[m + 1]) / dt - (p[m + 1] - p[m] / dt)) / dt for m in seconds]
+            else:
+                accs = [(p[m + 2] - 2 * p[m + 1] + p[m]) / dt**2 for m in seconds]
+            out[joint] += [velocity[0] ** 2 + velocity[2] ** 2, velocity[1] ** 2,
+                           np.linalg.norm(sum(accs) / len(accs))]
+    return (out / (frames - 1)).reshape(-1).astype(np.float32)
 
 
 @pytest.mark.parametrize("bug", [False, True])
-def test_kinetic_features_match_reference_loops(bug):
+def test_kinetic_features_match_a_loop_implementation(bug):
     pos = _dance(np.random.default_rng(0), frames=9)[:, :5]
-    np.testing.assert_allclose(mf.kinetic_features(pos, expenditure_bug=bug), _ref_kinetic(pos, bug=bug), rtol=1e-5)
+    np.testing.assert_allclose(mf.kinetic_features(pos, expenditure_bug=bug), _loop_kinetic(pos, bug=bug), rtol=1e-5)
 
 
 def test_kinetic_features_closed_form_for_constant_velocity():
@@ -73,85 +55,78 @@ def test_kinetic_features_closed_form_for_constant_velocity():
         mf.kinetic_features(pos[:2])
 
 
-# ---- loop transcription of manual_new.py / utils.py (32 Muller-style features) ----
-
-def _ref_geometric(positions):
-    names = list(mf.SMPL_JOINT_NAMES)
-    hl, sw, hw, tpf = mf.HUMERUS_LENGTH, mf.SHOULDER_WIDTH, mf.HIP_WIDTH, 1 / 120
-    rows = []
-    for frame in range(1, len(positions)):
-        def cur(j):
-            if j == "y_unit":
-                return np.array([0, 1, 0])
-            if j == "minus_y_unit":
-                return np.array([0, -1, 0])
-            if j == "zero":
-                return np.array([0, 0, 0])
-            if j == "y_min":
-                return np.array([0, min(y for (_, y, _) in positions[frame]), 0])
-            return positions[frame][names.index(j)]
-
-        def prev(j):
-            return positions[frame - 1][names.index(j)]
-
-        def f_move(j1, j2, j3, j4, th):
-            vel = cur(j3) - cur(j1) - (prev(j3) - prev(j1))
-            d = cur(j2) - cur(j1)
-            return np.dot(vel, d) / np.linalg.norm(d) / tpf > th
-
-        def f_nmove(j1, j2, j3, j4, th):
-            vel = cur(j4) - cur(j1) - (prev(j4) - prev(j1))
-            d = np.cross(cur(j3) - cur(j1), cur(j2) - cur(j1))
-            return np.dot(vel, d) / np.linalg.norm(d) / tpf > th
-
-        def f_plane(a, b, c, p, th):
-            cr = np.cross(cur(c) - cur(a), cur(b) - cur(a))
-            return np.dot(cr, cur(p) - cur(a)) / np.linalg.norm(cr) > th
-
-        def f_nplane(n1, n2, a, p, th):
-            n = cur(n2) - cur(n1)
-            return np.dot(n, cur(p) - cur(a)) / np.linalg.norm(n) > th
-
-        def f_angle(j1, j2, k1, k2, rng):
-            j, k = cur(j2) - cur(j1), cur(k2) - cur(k1)
-            ang = np.degrees(np.arccos(np.dot(j, k) / (np.linalg.norm(j) * np.linalg.norm(k))))
-            return rng[0] < ang < rng[1]
-
-        def f_fast(j, th):
-            return np.linalg.norm(cur(j) - prev(j)) / tpf > th
-
-        rows.append([
-            f_nmove("neck", "rhip", "lhip", "rwrist", 1.8 * hl), f_nmove("neck", "lhip", "rhip", "lwrist", 1.8 * hl),
-            f_nplane("chest", "neck", "neck", "rwrist", 0.2 * hl), f_nplane("chest", "neck", "neck", "lwrist", 0.2 * hl),
-            f_move("belly", "chest", "chest", "rwrist", 1.8 * hl), f_move("belly", "chest", "chest", "lwrist", 1.8 * hl),
-            f_angle("relbow", "rshoulder", "relbow", "rwrist", [0, 110]),
-            f_angle("lelbow", "lshoulder", "lelbow", "lwrist", [0, 110]),
-            f_nplane("lshoulder", "rshoulder", "lwrist", "rwrist", 2.5 * sw),
-            f_move("lwrist", "rwrist", "rwrist", "lwrist", 1.4 * hl),
-            f_move("rwrist", "root", "lwrist", "root", 1.4 * hl), f_move("lwrist", "root", "rwrist", "root", 1.4 * hl),
-            f_fast("rwrist", 2.5 * hl), f_fast("lwrist", 2.5 * hl),
-            f_plane("root", "lhip", "ltoes", "rankle", 0.38 * hl), f_plane("root", "rhip", "rtoes", "lankle", 0.38 * hl),
-            f_nplane("zero", "y_unit", "y_min", "rankle", 1.2 * hl), f_nplane("zero", "y_unit", "y_min", "lankle", 1.2 * hl),
-            f_nplane("lhip", "rhip", "lankle", "rankle", 2.1 * hw),
-            f_angle("rknee", "rhip", "rknee", "rankle", [0, 110]), f_angle("lknee", "lhip", "lknee", "lankle", [0, 110]),
-            f_fast("rankle", 2.5 * hl), f_fast("lankle", 2.5 * hl),
-            f_angle("neck", "root", "rshoulder", "relbow", [25, 180]),
-            f_angle("neck", "root", "lshoulder", "lelbow", [25, 180]),
-            f_angle("neck", "root", "rhip", "rknee", [50, 180]), f_angle("neck", "root", "lhip", "lknee", [50, 180]),
-            f_plane("rankle", "neck", "lankle", "root", 0.5 * hl),
-            f_angle("neck", "root", "zero", "y_unit", [70, 110]),
-            f_nplane("zero", "minus_y_unit", "y_min", "rwrist", -1.2 * hl),
-            f_nplane("zero", "minus_y_unit", "y_min", "lwrist", -1.2 * hl),
-            f_fast("root", 2.3 * hl),
-        ])
-    return np.array(rows, np.float32).mean(0)
+# ---- per-frame loop implementation of the 32 relational features (Muller et al. as in AIST++) ----
+# Each row: (test, four points, threshold or angle range). Thresholds in body scales: hl = humerus
+# length, sw = shoulder width, hw = hip width; speeds use 1/120 s per frame (the reference's).
+_FEATURES = [
+    ("nmove", ("neck", "rhip", "lhip", "rwrist"), ("hl", 1.8)), ("nmove", ("neck", "lhip", "rhip", "lwrist"), ("hl", 1.8)),
+    ("nplane", ("chest", "neck", "neck", "rwrist"), ("hl", 0.2)), ("nplane", ("chest", "neck", "neck", "lwrist"), ("hl", 0.2)),
+    ("move", ("belly", "chest", "chest", "rwrist"), ("hl", 1.8)), ("move", ("belly", "chest", "chest", "lwrist"), ("hl", 1.8)),
+    ("angle", ("relbow", "rshoulder", "relbow", "rwrist"), (0, 110)),
+    ("angle", ("lelbow", "lshoulder", "lelbow", "lwrist"), (0, 110)),
+    ("nplane", ("lshoulder", "rshoulder", "lwrist", "rwrist"), ("sw", 2.5)),
+    ("move", ("lwrist", "rwrist", "rwrist", "lwrist"), ("hl", 1.4)),
+    ("move", ("rwrist", "root", "lwrist", "root"), ("hl", 1.4)), ("move", ("lwrist", "root", "rwrist", "root"), ("hl", 1.4)),
+    ("fast", ("rwrist",), ("hl", 2.5)), ("fast", ("lwrist",), ("hl", 2.5)),
+    ("plane", ("root", "lhip", "ltoes", "rankle"), ("hl", 0.38)), ("plane", ("root", "rhip", "rtoes", "lankle"), ("hl", 0.38)),
+    ("nplane", ("zero", "y_unit", "y_min", "rankle"), ("hl", 1.2)), ("nplane", ("zero", "y_unit", "y_min", "lankle"), ("hl", 1.2)),
+    ("nplane", ("lhip", "rhip", "lankle", "rankle"), ("hw", 2.1)),
+    ("angle", ("rknee", "rhip", "rknee", "rankle"), (0, 110)), ("angle", ("lknee", "lhip", "lknee", "lankle"), (0, 110)),
+    ("fast", ("rankle",), ("hl", 2.5)), ("fast", ("lankle",), ("hl", 2.5)),
+    ("angle", ("neck", "root", "rshoulder", "relbow"), (25, 180)), ("angle", ("neck", "root", "lshoulder", "lelbow"), (25, 180)),
+    ("angle", ("neck", "root", "rhip", "rknee"), (50, 180)), ("angle", ("neck", "root", "lhip", "lknee"), (50, 180)),
+    ("plane", ("rankle", "neck", "lankle", "root"), ("hl", 0.5)),
+    ("angle", ("neck", "root", "zero", "y_unit"), (70, 110)),
+    ("nplane", ("zero", "minus_y_unit", "y_min", "rwrist"), ("hl", -1.2)),
+    ("nplane", ("zero", "minus_y_unit", "y_min", "lwrist"), ("hl", -1.2)),
+    ("fast", ("root",), ("hl", 2.3)),
+]
 
 
-def test_geometric_features_match_reference_loops():
+def _loop_geometric(positions):
+    scales = {"hl": mf.HUMERUS_LENGTH, "sw": mf.SHOULDER_WIDTH, "hw": mf.HIP_WIDTH}
+    dt = 1 / 120
+    table = np.zeros((len(positions) - 1, len(_FEATURES)))
+    for f in range(1, len(positions)):
+        now, before = positions[f], positions[f - 1]
+        special = {"zero": np.zeros(3), "y_unit": np.array([0.0, 1.0, 0.0]), "minus_y_unit": np.array([0.0, -1.0, 0.0]),
+                   "y_min": np.array([0.0, now[:, 1].min(), 0.0])}
+        at = lambda name: special[name] if name in special else now[mf.SMPL_JOINT_NAMES.index(name)]
+        was = lambda name: before[mf.SMPL_JOINT_NAMES.index(name)]
+        for col, (kind, names, param) in enumerate(_FEATURES):
+            a, b, c, d = (names + (None,) * 3)[:4]
+            if kind == "angle":
+                u, w = at(b) - at(a), at(d) - at(c)
+                cos = u @ w / (np.linalg.norm(u) * np.linalg.norm(w))
+                deg = np.degrees(np.arccos(cos)) if -1 <= cos <= 1 else np.nan
+                table[f - 1, col] = param[0] < deg < param[1]
+                continue
+            threshold = scales[param[0]] * param[1]
+            if kind == "fast":
+                value = np.linalg.norm(at(a) - was(a)) / dt
+            elif kind == "plane":
+                normal = np.cross(at(c) - at(a), at(b) - at(a))
+                value = normal @ (at(d) - at(a)) / np.linalg.norm(normal)
+            elif kind == "nplane":
+                normal = at(b) - at(a)
+                value = normal @ (at(d) - at(c)) / np.linalg.norm(normal)
+            elif kind == "move":  # velocity of c relative to a, along a -> b (d is not used)
+                rel = (at(c) - at(a)) - (was(c) - was(a))
+                direction = at(b) - at(a)
+                value = rel @ direction / np.linalg.norm(direction) / dt
+            else:  # nmove: velocity of d relative to a, along the normal of the plane (a, b, c)
+                rel = (at(d) - at(a)) - (was(d) - was(a))
+                normal = np.cross(at(c) - at(a), at(b) - at(a))
+                value = rel @ normal / np.linalg.norm(normal) / dt
+            table[f - 1, col] = value > threshold
+    return table.mean(0).astype(np.float32)
+
+
+def test_geometric_features_match_a_loop_implementation():
     pos = _dance(np.random.default_rng(1), frames=25)
     ours = mf.geometric_features(pos)
     assert ours.shape == (32,)
-    np.testing.assert_allclose(ours, _ref_geometric(pos), atol=1e-6)
+    np.testing.assert_allclose(ours, _loop_geometric(pos), atol=1e-6)
     assert 0.0 < ours.mean() < 1.0  # the motion exercises both outcomes
 
 
