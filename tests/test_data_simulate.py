@@ -135,6 +135,10 @@ def test_visibility_propagates_down_the_coco_tree():
 def test_bad_config_is_rejected():
     with pytest.raises(ValueError, match="unknown simulation config field"):
         simulate.SimulationConfig.from_config({"lenght": 120})
+    with pytest.raises(ValueError, match="'length'"):
+        simulate.SimulationConfig.from_config({"length": 1})
+    with pytest.raises(ValueError, match="'speed_range'"):
+        simulate.SimulationConfig.from_config({"speed_range": (1.5, 0.5)})
     with pytest.raises(ValueError, match="'camera'"):
         simulate.SimulationConfig.from_config({"camera": "dolly"})
 

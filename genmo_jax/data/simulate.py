@@ -85,6 +85,13 @@ class SimulationConfig:
         unknown = sorted(set(items) - names)
         if unknown:
             raise ValueError(f"unknown simulation config field(s) {unknown}; expected {sorted(names)}")
+        if int(items.get("length", cls.length)) < 2:
+            raise ValueError(f"simulation config field 'length' must be >= 2, got "
+                             f"{items['length']}")
+        low, high = items.get("speed_range", cls.speed_range)
+        if not 0 < low <= high:
+            raise ValueError(f"simulation config field 'speed_range' must be 0 < low <= high, "
+                             f"got {(low, high)}")
         if "camera" in items and items["camera"] not in ("v11", "static"):
             raise ValueError(f"simulation config field 'camera' is {items['camera']!r}, "
                              "expected 'v11' or 'static'")
