@@ -60,7 +60,12 @@ def score_music(generated, gt_joints, fps=30.0, bas_variant="bailando", feature_
 
 def score_text(text_embeddings, gen_motion_embeddings, gt_motion_embeddings, replications=20, seed=0,
                diversity_times=300):
-    """HumanML3D-style metrics averaged over `replications` shuffles; adds `<key>_ci95` half-widths."""
+    """HumanML3D-style metrics averaged over `replications` shuffles; adds `<key>_ci95` half-widths.
+
+    The published protocol generates new motions in every replication; with one fixed set of
+    embeddings the replications only vary the R-precision grouping and the Diversity draws, so the
+    half-widths understate the protocol's spread. Run generation R times and pool to match it.
+    """
     runs = []
     for r in range(replications):
         rng = np.random.default_rng(seed + r)

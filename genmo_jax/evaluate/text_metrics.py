@@ -57,7 +57,8 @@ def r_precision_and_matching(text_embeddings, motion_embeddings, group_size=32, 
     used = num_groups * group_size
     text = text[:used].reshape(num_groups, group_size, -1)
     motion = motion[:used].reshape(num_groups, group_size, -1)
-    dist = euclidean_distance_matrix(text, motion)  # (G, S, S)
+    # One group at a time: the difference tensor of a group is (S, S, D), of all groups G times more.
+    dist = np.stack([euclidean_distance_matrix(t, m) for t, m in zip(text, motion)])  # (G, S, S)
     ranking = np.argsort(dist, axis=-1)[..., :top_k]  # nearest motions per text
     own = np.arange(group_size)[None, :, None]
     hits = np.cumsum(ranking == own, axis=-1) > 0  # (G, S, k): own motion within the first k
