@@ -139,6 +139,9 @@ class Denoiser(nnx.Module):
         self.final_layer = Mlp(dim, dim, MOTION_DIM, approximate_gelu=False, rngs=rngs)
         self.pred_cam_head = Mlp(dim, dim, 3, approximate_gelu=False, rngs=rngs)
         self.static_conf_head = Mlp(dim, dim, NUM_CONTACTS, approximate_gelu=False, rngs=rngs)
+        # the pred_cam head's de-normalisation (the release's constants by default)
+        self.pred_cam_mean = tuple(float(v) for v in cfg.get("pred_cam_mean", PRED_CAM_MEAN))
+        self.pred_cam_std = tuple(float(v) for v in cfg.get("pred_cam_std", PRED_CAM_STD))
 
     def embed_conditions(self, cond: dict, *, deterministic: bool = True) -> dict:
         """Raw conditions -> {"f_cond", "f_uncond", "f_empty"} (B, L, d); see conditions.py."""
@@ -192,8 +195,8 @@ class Denoiser(nnx.Module):
         x0 = jnp.concatenate([x0[..., :BETAS.start],
                               jnp.broadcast_to(betas, (batch, num_frames, 10)),
                               x0[..., BETAS.stop:]], axis=-1)
-        cam = self.pred_cam_head(h) * np.asarray(PRED_CAM_STD, np.float32) \
-            + np.asarray(PRED_CAM_MEAN, np.float32)
+        cam = self.pred_cam_head(h) * np.asarray(self.pred_cam_std, np.float32) \
+            + np.asarray(self.pred_cam_mean, np.float32)
         cam = jnp.concatenate([jnp.maximum(cam[..., :1], 0.25), cam[..., 1:]], axis=-1)
         return {"x0": x0, "pred_cam": cam, "contact_logits": self.static_conf_head(h),
                 "hidden": h}
