@@ -101,6 +101,9 @@ def test_lite_is_a_vertex_subset_of_full(models):
     matched = np.array([index.get(tuple(row), -1) for row in lite])
     assert np.all(matched >= 0)
     np.testing.assert_array_equal(np.asarray(models["full"].weights)[matched], np.asarray(models["lite"].weights))
+    # Both files' 437 sparse vertices are the same points of the body.
+    np.testing.assert_array_equal(full[np.asarray(models["full"].sparse_vertex_ids)],
+                                  lite[np.asarray(models["lite"].sparse_vertex_ids)])
 
 
 def test_zero_pose_skinning_gives_the_template(models, variant):
@@ -164,6 +167,20 @@ def test_bending_the_left_knee_moves_only_left_leg_vertices(models, variant):
     out = _forward(model, body_pose=_pose(left_knee=(1.2, 0.0, 0.0)))
     assert float(out["joints"][ankle, 2]) < joints[ankle, 2] - 0.2
     np.testing.assert_allclose(np.asarray(out["joints"][J["left_knee"]]), joints[J["left_knee"]], atol=1e-5)
+
+
+def test_walking_pose_keeps_the_surface_intact(models, variant):
+    """A skin weight on the wrong segment would tear the surface: edges must not stretch."""
+    from genmo_jax.body.render_open_body import walking_pose
+
+    model = models[variant]
+    faces = np.asarray(model.faces)
+    edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    rest = np.asarray(model.v_template)
+    posed = np.asarray(_forward(model, body_pose=jnp.asarray(walking_pose(), jnp.float32))["vertices"])
+    stretch = (np.linalg.norm(posed[edges[:, 0]] - posed[edges[:, 1]], axis=1)
+               / np.linalg.norm(rest[edges[:, 0]] - rest[edges[:, 1]], axis=1))
+    assert stretch.max() < 2.5 and np.percentile(stretch, 99) < 1.3
 
 
 def test_coco17_joints_land_on_the_right_body_parts(models, variant):
