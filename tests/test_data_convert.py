@@ -66,6 +66,10 @@ def test_amass_axes_rate_units_and_resume(tmp_path):
         pelvis_zup = seq["trans"][source_frames] + REST(seq["betas"][:10])[0]
         np.testing.assert_allclose(record["joints_w"][:, 0], pelvis_zup @ A.T, atol=1e-5)
         assert abs(record["joints_w"][0, 0, 1] - 0.9 - REST(seq["betas"][:10])[0, 2]) < 1e-4
+        # Upright in the y-up world: the head is above the pelvis, the ankles below it.
+        joints = record["joints_w"]
+        assert np.all(joints[:, 15, 1] > joints[:, 0, 1] + 0.3)
+        assert np.all(joints[:, [7, 8], 1] < joints[:, [0], 1] - 0.5)
         # Walking along +y (z-up) is walking along -z (y-up), 1 m/s = 1/30 m per frame.
         np.testing.assert_allclose(np.diff(record["transl"][:, 2]), -1 / 30, atol=1e-5)
         # joints_w is the FK of the stored world params.
@@ -235,6 +239,7 @@ def test_h36m_neuralannot_rate_axes_and_cameras(tmp_path):
     pelvis_zup = np.stack([np.interp(source_frames, np.arange(51), truth["trans"][:, k])
                            for k in range(3)], -1) + REST(betas)[0]
     np.testing.assert_allclose(record["joints_w"][:, 0], pelvis_zup @ A.T, atol=1e-5)
+    assert np.all(record["joints_w"][:, 15, 1] > record["joints_w"][:, 0, 1] + 0.3)   # upright
     # The camera sees the same point whether the world is z-up or y-up.
     camera = truth["cameras"]["1"]
     seen_zup = np.asarray(camera["R"]) @ pelvis_zup[0] + np.asarray(camera["t"]) / 1000
@@ -297,3 +302,19 @@ def test_cli_with_a_body_file_and_resume_after_a_crash(tmp_path, monkeypatch, ca
             rest, record["global_orient"].astype(np.float64),
             record["body_pose"].astype(np.float64), record["transl"].astype(np.float64)),
             atol=1e-4)
+
+
+def test_amass_with_the_built_in_open_body(tmp_path):
+    try:
+        rest_joints = common.default_rest_joints()
+    except (ImportError, FileNotFoundError) as error:
+        pytest.skip(f"built-in open body unavailable: {error}")
+    fixtures.write_amass(tmp_path / "amass")
+    convert.convert("amass", str(tmp_path / "amass"), str(tmp_path / "out"), rest_joints,
+                    progress=False)
+    for record in shards.ShardSource(tmp_path / "out"):
+        joints = record["joints_w"]
+        # A human-sized body: pelvis to ankles ~0.7-1.0 m, head above the pelvis (y-up).
+        leg = np.linalg.norm(joints[:, 0] - joints[:, 7], axis=-1)
+        assert 0.6 < leg.mean() < 1.1
+        assert np.all(joints[:, 15, 1] > joints[:, 0, 1])

@@ -61,7 +61,9 @@ def convert(dataset: str, src: str, out: str, rest_joints_fn=None, body: str | N
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m genmo_jax.data.convert",
-                                     description=__doc__.splitlines()[2].strip())
+                                     description="Converts one dataset in its official raw "
+                                     "layout into ArrayRecord shards of schema records "
+                                     "(atomic shards; re-running resumes).")
     parser.add_argument("--dataset", required=True, choices=CONVERTERS)
     parser.add_argument("--src", required=True, help="dataset root in its official layout")
     parser.add_argument("--out", required=True, help="output shard directory")

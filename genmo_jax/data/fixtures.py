@@ -56,6 +56,10 @@ def write_amass(root, seed: int = 0) -> dict:
         rng = np.random.default_rng(seed + num_frames)
         poses = np.zeros((num_frames, width))
         poses[:, :66] = smooth_pose(num_frames, 22, fps, seed + num_frames).reshape(-1, 66)
+        # AMASS bodies stand in a z-up world: the root turns SMPL's y-up body by +90 deg about x.
+        from scipy.spatial.transform import Rotation
+        poses[:, :3] = (Rotation.from_euler("x", 90, degrees=True) *
+                        Rotation.from_rotvec(0.3 * poses[:, :3])).as_rotvec()
         poses[:, 66:] = rng.normal(0, 0.1, (num_frames, width - 66))  # hands / face: ignored
         t = np.arange(num_frames) / fps
         trans = np.stack([0.1 * np.sin(t), 1.0 * t, 0.9 + 0.02 * np.sin(4 * t)], -1)
@@ -259,6 +263,9 @@ def write_h36m(root) -> dict:
     root.mkdir(parents=True, exist_ok=True)
     num_frames = 51                                          # 1 s at 50 fps
     pose = smooth_pose(num_frames, 24, 50.0, 5).reshape(-1, 72)
+    from scipy.spatial.transform import Rotation
+    pose[:, :3] = (Rotation.from_euler("x", 90, degrees=True) *          # upright in z-up
+                   Rotation.from_rotvec(pose[:, :3])).as_rotvec()
     t = np.arange(num_frames) / 50.0
     trans = np.stack([t, np.zeros(num_frames), 0.9 + np.zeros(num_frames)], -1)   # z-up
     fits = {"2": {"1": {str(i): {"pose": pose[i].tolist(), "trans": trans[i].tolist(),
