@@ -10,7 +10,9 @@ Choices (where the release cannot be reproduced exactly here, or SPEC leaves a c
   `create_camera_sensor(1000, 1000, 43.3)` semantics (43.3 mm 35mm-equivalent focal mapped via
   the diagonal), which the released checkpoint was presumably trained with (SPEC B 5.3). The
   FoV tolerance of the post-fix uses GVHMR's (1000, 1000, 24) -> 784.5 px.
-- COCO-17 keypoints come from the SMPL joints (shoulders 16/17, elbows 18/19, wrists 20/21,
+- COCO-17 keypoints come from the body model's COCO regressor when `coco_body` names a
+  24-joint body file that has one (`"open"` = the built-in open body; `coco_body.py` skins only
+  the regressor's vertices, in numpy). Otherwise (default) from the SMPL joints (shoulders 16/17, elbows 18/19, wrists 20/21,
   hips 1/2, knees 4/5, ankles 7/8) and, for the face, fixed offsets in the head joint's frame
   (x left, y up, z forward, metres): nose (0, 0.02, 0.11), eyes (+-0.03, 0.05, 0.09), ears
   (+-0.075, 0.03, 0). Records carry joints, not vertices, so no body model is needed in workers.
@@ -39,6 +41,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
 from genmo_jax.body.skeletons import COCO17_PARENTS
+from genmo_jax.data.coco_body import load_coco_body
 
 IMAGE_SIZE = 1000
 FOCAL_GVHMR = 43.3 / np.hypot(36.0, 24.0) * np.hypot(IMAGE_SIZE, IMAGE_SIZE)   # 1415.3 px
@@ -72,6 +75,8 @@ class SimulationConfig:
     legs_hidden_prob: float = 0.03
     frame_drop_prob: float = 0.75
     body_drop_prob: float = 0.75
+    coco_body: str = ""                  # "" = COCO from SMPL joints; "open" / a path = the
+                                         # body's coco_regressor (`coco_body.py`)
 
     @classmethod
     def from_config(cls, config: Any = None) -> "SimulationConfig":
@@ -443,7 +448,13 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
         kp2d, visible = kp[..., :2], (kp[..., 2] > 0.5) & _resample(
             np.asarray(record["mask_kp2d"], np.float64), times)[:, None].astype(bool)
     else:
-        coco_w = coco17_from_smpl(joints_w, yaw.as_matrix() @ head_rotation(orient, body_pose))
+        if cfg.coco_body:
+            _, coco = load_coco_body(cfg.coco_body).joints_and_coco(
+                record["betas"], orient, body_pose, transl)
+            coco_w = yaw.apply(coco.reshape(-1, 3)).reshape(coco.shape)
+        else:
+            coco_w = coco17_from_smpl(joints_w,
+                                      yaw.as_matrix() @ head_rotation(orient, body_pose))
         coco_c = np.einsum("lij,lkj->lki", rot_w2c, coco_w) + t_w2c[:, None]
         coco_c = wham_noise(rng, coco_c, cfg.noise)
         kp2d = project(coco_c, K)
