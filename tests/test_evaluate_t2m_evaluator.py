@@ -79,6 +79,13 @@ def test_matches_pytorch_evaluator_modules(tmp_path):
     torch.save({"movement_encoder": movement.state_dict(), "text_encoder": text.state_dict(),
                 "motion_encoder": motion.state_dict(), "epoch": 3}, path)
     params = t2m.load_t2m_evaluator(str(path))
+    broken = tmp_path / "broken.tar"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="broken.tar"):
+        t2m.load_t2m_evaluator(str(broken))
+    torch.save({"text_encoder": text.state_dict()}, tmp_path / "partial.tar")
+    with pytest.raises(ValueError, match="missing 'movement_encoder'"):
+        t2m.load_t2m_evaluator(str(tmp_path / "partial.tar"))
 
     rng = np.random.default_rng(0)
     lengths = np.array([40, 61, 23])

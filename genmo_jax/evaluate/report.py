@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from genmo_jax.evaluate import estimation, generation, text_metrics
+from genmo_jax.evaluate import estimation, generation, humanml3d_features, text_metrics
 from genmo_jax.evaluate.frames import frame_mean
 
 
@@ -44,12 +44,20 @@ def score_estimation(sequences, benchmark, chunking="gvhmr"):
     return {key: frame_mean(items) for key, items in pooled.items()}
 
 
-def score_music(generated, gt_joints, fps=30.0, bas_variant="bailando", feature_frame_time=1.0 / 60):
-    """AIST++ metrics: generated = [(joints (T, 24, 3), music beat frames (K,))], gt_joints = [(T, 24, 3)]."""
+def score_music(generated, gt_joints, fps=30.0, bas_variant="bailando"):
+    """AIST++ metrics: generated = [(joints (T, 24, 3), music beat frames (K,))], gt_joints = [(T, 24, 3)],
+    all at `fps`. BAS and PFC use `fps`; the FID/Div features are computed at 60 fps (the reference's
+    constant), resampling by linear interpolation when `fps` differs (first 1200 frames at 60 fps)."""
     if not generated or len(gt_joints) < 2:
         raise ValueError("score_music needs generated dances and at least two GT dances")
-    gen_features = [generation.aist_features(j, frame_time=feature_frame_time) for j, _ in generated]
-    gt_features = [generation.aist_features(j, frame_time=feature_frame_time) for j in gt_joints]
+
+    def features(joints):
+        if fps != 60.0:
+            joints = humanml3d_features.resample(joints, fps, 60.0)
+        return generation.aist_features(joints, frame_time=1.0 / 60)
+
+    gen_features = [features(j) for j, _ in generated]
+    gt_features = [features(j) for j in gt_joints]
     out = generation.dance_feature_metrics(
         np.stack([k for k, _ in gen_features]), np.stack([g for _, g in gen_features]),
         np.stack([k for k, _ in gt_features]), np.stack([g for _, g in gt_features]))

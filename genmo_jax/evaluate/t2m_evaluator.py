@@ -106,7 +106,10 @@ def load_t2m_evaluator(path):
         raise FileNotFoundError(f"HumanML3D evaluator checkpoint not found: {path}")
     import torch  # only here: the published file is a torch pickle
 
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # no arbitrary unpickling
+    except Exception as error:  # torch raises UnpicklingError or RuntimeError on foreign content
+        raise ValueError(f"{path}: not a loadable torch checkpoint of tensors ({error})") from None
     for key in ("movement_encoder", "text_encoder", "motion_encoder"):
         if key not in checkpoint:
             raise ValueError(f"{path}: missing '{key}' (keys: {sorted(checkpoint)})")
