@@ -145,3 +145,37 @@ def test_keyframe_errors_and_protocol():
     assert gen.min_over_samples([{"a": 3.0, "b": 1.0}, {"a": 2.0, "b": 5.0}]) == {"a": 2.0, "b": 1.0}
     with pytest.raises(ValueError, match="2 or 5"):
         gen.inbetween_keyframes(60, 3, rng)
+
+
+def test_keyframe_trajectory_errors_hand_case():
+    gt = np.zeros((1, 6, 3))
+    pred = gt.copy()
+    pred[0, [1, 3, 5], 0] = [0.1, 0.3, 0.6]  # keyframe errors along x
+    pred[0, 2, 0] = 9.0  # not a keyframe: ignored
+    mask = np.zeros((1, 6), bool)
+    mask[0, [1, 3, 5]] = True
+    strict = gen.keyframe_trajectory_errors(pred, gt, mask)
+    assert strict["traj_fail_20cm"][0] == 1.0 and strict["traj_fail_50cm"][0] == 1.0
+    assert strict["loc_fail_20cm"][0] == pytest.approx(2 / 3) and strict["loc_fail_50cm"][0] == pytest.approx(1 / 3)
+    assert strict["mean_error"][0] == pytest.approx(1 / 3)
+    mean_based = gen.keyframe_trajectory_errors(pred, gt, mask, strict=False)
+    assert mean_based["traj_fail_20cm"][0] == 1.0 and mean_based["traj_fail_50cm"][0] == 0.0
+    # Only the chosen axes count: a vertical error is invisible to the default xz comparison.
+    lifted = gt.copy()
+    lifted[0, :, 1] = 1.0
+    assert gen.keyframe_trajectory_errors(lifted, gt, mask)["mean_error"][0] == 0.0
+
+
+def test_skating_ratio_grounded_sliding_feet():
+    frames, fps = 21, 20.0
+    joints = np.zeros((frames, 22, 3))
+    joints[:, [10, 11], 0] = np.arange(frames)[:, None] * 1.0 / fps  # both feet slide at 1 m/s on the floor
+    assert gen.skating_ratio(joints, fps) == 1.0  # the zero-padded 5-step average is still >= 0.6 m/s
+    lifted = joints.copy()
+    lifted[:, 10:12, 1] = 0.1  # 10 cm up: no contact
+    assert gen.skating_ratio(lifted, fps) == 0.0
+    slow = joints * 0.3  # 0.3 m/s is below the 0.5 m/s threshold
+    assert gen.skating_ratio(slow, fps) == 0.0
+    one_step = np.zeros((frames, 22, 3))
+    one_step[11:, 10, 0] = 0.1  # a single 2 m/s jump of one foot: its 5-step average is 0.4 m/s
+    assert gen.skating_ratio(one_step, fps) == 0.0

@@ -40,6 +40,15 @@ Host-side numpy (features are computed once per generated sequence; sequences di
   (`min_over_samples`), then averaged over test motions.
   Keyframe protocol (`inbetween_keyframes`): 2 keys = frame 0 and a random frame of the second
   half; 5 keys = round((L - 1) i / 4), i = 0..4.
+- Control / trajectory keyframes (GMD / CondMDI `data_loaders/humanml/utils/metrics.py`,
+  OmniControl): `keyframe_trajectory_errors` gives Traj fail@20/50 cm (strict: a sample fails when
+  *any* keyframe misses; non-strict: when the mean error does), Loc fail@20/50 cm (fraction of
+  keyframes missed) and the mean keyframe error in metres. Which points are compared is the
+  caller's (GMD: the root's xz, `axes=(0, 2)`, the default).
+- Foot skating ratio (GMD `calculate_skating_ratio`): feet = joints 10, 11; a foot is in contact
+  on step t -> t+1 when its height is < 5 cm at both ends; it skates when its horizontal speed
+  exceeds 0.5 m/s on that step *and* in the 5-step moving average (`uniform_filter1d`, zero
+  padded); ratio = fraction of steps where either foot skates. The reference runs at 20 fps.
 """
 
 import numpy as np
@@ -247,3 +256,43 @@ def min_over_samples(per_sample_errors):
     if not per_sample_errors:
         raise ValueError("min_over_samples needs at least one sample")
     return {k: min(sample[k] for sample in per_sample_errors) for k in per_sample_errors[0]}
+
+
+# ----- trajectory control and foot skating (GMD / CondMDI / OmniControl) -----
+
+
+def keyframe_trajectory_errors(pred, gt, keyframe_mask, axes=(0, 2), strict=True):
+    """Per-sample control errors at keyframes: pred, gt (B, T, 3) points in metres, mask (B, T).
+
+    Returns {"traj_fail_20cm", "traj_fail_50cm", "loc_fail_20cm", "loc_fail_50cm", "mean_error"},
+    each (B,): averaged over samples they are the tables' numbers.
+    """
+    pred, gt = np.asarray(pred, np.float64), np.asarray(gt, np.float64)
+    mask = np.asarray(keyframe_mask, bool)
+    if pred.shape != gt.shape or pred.ndim != 3 or mask.shape != pred.shape[:2]:
+        raise ValueError(f"need pred, gt (B, T, 3) and keyframe_mask (B, T); got {pred.shape}, {gt.shape}, {mask.shape}")
+    error = np.linalg.norm(pred[..., list(axes)] - gt[..., list(axes)], axis=-1)
+    count = mask.sum(-1)
+    mean_error = np.where(count > 0, np.where(mask, error, 0).sum(-1) / np.maximum(count, 1), 0.0)
+    out = {"mean_error": mean_error}
+    for threshold, name in [(0.2, "20cm"), (0.5, "50cm")]:
+        missed = mask & (error > threshold)
+        out[f"traj_fail_{name}"] = (missed.any(-1) if strict else mean_error > threshold).astype(np.float64)
+        out[f"loc_fail_{name}"] = np.where(count > 0, missed.sum(-1) / np.maximum(count, 1), 0.0)
+    return out
+
+
+def skating_ratio(joints, fps=20.0, feet=(10, 11), up_axis=1, height_threshold=0.05, speed_threshold=0.5,
+                  window=5):
+    """Fraction of steps t -> t+1 on which a grounded foot skates, for joints (T, J, 3) in metres."""
+    joints = np.asarray(joints, np.float64)
+    if joints.ndim != 3 or joints.shape[0] < 2 or joints.shape[-1] != 3:
+        raise ValueError(f"joints must be (T >= 2, J, 3); got {joints.shape}")
+    flat = [a for a in range(3) if a != up_axis]
+    foot = joints[:, list(feet)]  # (T, 2, 3)
+    speed = np.linalg.norm(foot[1:][..., flat] - foot[:-1][..., flat], axis=-1) * fps  # (T-1, 2) m/s
+    average = scipy.ndimage.uniform_filter1d(speed, size=window, axis=0, mode="constant")
+    height = foot[..., up_axis]
+    grounded = (height[:-1] < height_threshold) & (height[1:] < height_threshold)
+    skating = grounded & (speed > speed_threshold) & (average > speed_threshold)
+    return float(skating.any(-1).mean())
