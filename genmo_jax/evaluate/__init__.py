@@ -4,8 +4,10 @@
 - `frames`: per-frame values with validity (`PerFrame`) and the frame-weighted mean.
 - `estimation`: MPJPE, PA-MPJPE, PVE, Accel, W-/WA-MPJPE100, RTE, Jitter, foot sliding (jnp, jit).
 - `motion_features`: kinetic (72-d) and geometric (32-d) AIST++ dance features (numpy).
-- `generation`: FID, diversity, FID_k/FID_g/Div_k/Div_g, BAS (three variants), PFC, keyframe errors.
+- `generation`: FID, diversity, FID_k/FID_g/Div_k/Div_g, BAS (three variants), PFC, keyframe
+  errors, trajectory-control fail rates, foot skating ratio.
 - `text_metrics`: R-precision, MM-Dist, FID, Diversity, MultiModality from any embedding pair.
+- `humanml3d_features`: HumanML3D's 263-d features from 22 joints (the evaluator's input).
 - `t2m_evaluator`: the HumanML3D (Guo et al.) evaluator in JAX, loaded from its published checkpoint.
 - `benchmarks`, `report`, `__main__`: `python -m genmo_jax.evaluate` scores prediction files and
   writes the paper-style table (JSON + Markdown) with the published numbers beside ours.
