@@ -282,3 +282,21 @@ def test_motion_is_smooth_within_and_across_segments():
         assert acceleration.max() < 0.2
         for boundary in clip["caption_window"][1:, 0]:                   # transitions
             assert acceleration[max(boundary - 8, 0): boundary + 8].max() < 0.12
+
+
+@pytest.mark.slow
+def test_many_clips_plant_their_feet_exactly_with_random_body_shapes():
+    """Sweep: 150 clips with the fallback skeleton, 100 with random open-body shapes."""
+    skeletons = [(SKELETON, 150)]
+    try:
+        from genmo_jax.body import smpl
+        from genmo_jax.body.open_body import open_body_path
+        skeletons.append((sk.ShapeSpace.from_body_model(smpl.load_body_model(open_body_path())),
+                          100))
+    except FileNotFoundError:
+        pass
+    for skeleton, count in skeletons:
+        for seed in range(count):
+            clip = world.generate_clip(np.random.default_rng(seed), skeleton)
+            assert _max_planted_speed(clip) < 1e-6, seed
+            assert clip["joints_w"][..., 1].min() > -0.05, seed      # nothing sinks into the floor
