@@ -318,3 +318,13 @@ def test_amass_with_the_built_in_open_body(tmp_path):
         leg = np.linalg.norm(joints[:, 0] - joints[:, 7], axis=-1)
         assert 0.6 < leg.mean() < 1.1
         assert np.all(joints[:, 15, 1] > joints[:, 0, 1])
+
+
+def test_humanml3d_trims_like_the_notebook():
+    from genmo_jax.data.converters import humanml3d
+
+    # MPI_HDM05 at 120 fps: 3 s trimmed at 20 fps (60 frames), step 6 -> frame 60 + 10 = 70.
+    start, end = humanml3d.source_window_seconds(10, 30, "MPI_HDM05/bk/HDM_bk_01-01_01_120_poses",
+                                                 120.0)
+    assert (start, end) == (3.5, 4.5)
+    assert humanml3d.source_window_seconds(10, 30, "KIT/3/walk_poses", 100.0) == (0.5, 1.5)

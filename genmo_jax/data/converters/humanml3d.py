@@ -14,6 +14,8 @@ the same AMASS file, so no 20-fps data is used. Mirrored clips (names starting w
 humanact12 rows (not AMASS) are skipped. Captions keep their windows (SPEC A5), in 30-fps frames.
 Uncertain: the notebook's trimming list is quoted from memory of the repository; the index
 frame numbers are taken to be 20-fps frames after the trimming, as the notebook applies them.
+The pose_data paths use the AMASS folder names of 2021 (e.g. MPI_HDM05, Transitions_mocap);
+`--amass` must point at an AMASS tree with those names.
 """
 
 from __future__ import annotations
@@ -64,17 +66,22 @@ def items(src: str, amass: str | None = None, **_) -> list[tuple[str, dict]]:
             relative = source.replace("\\", "/").split("pose_data/", 1)[-1]
             found.append((name, dict(
                 npz=str(amass_root / (os.path.splitext(relative)[0] + ".npz")),
-                sub_dataset=relative.split("/")[0], start=int(row["start_frame"]),
+                sub_dataset=relative, start=int(row["start_frame"]),
                 end=int(row["end_frame"]), text=str(Path(src) / "texts" / f"{name}.txt"))))
     return found
 
 
 def source_window_seconds(start: int, end: int, sub_dataset: str, mocap_fps: float):
-    """HumanML3D 20-fps frame numbers -> (start_s, end_s) in the AMASS sequence's time."""
+    """HumanML3D 20-fps frame numbers -> (start_s, end_s) in the AMASS sequence's time.
+
+    sub_dataset: the pose_data path (the trims apply when a key of TRIM_SECONDS is in it).
+    """
     step = int(mocap_fps / HUMANML_FPS)
     if step < 1:
         raise ValueError(f"AMASS frame rate {mocap_fps} below HumanML3D's {HUMANML_FPS} fps")
-    trim = int(TRIM_SECONDS.get(sub_dataset, 0.0) * HUMANML_FPS)
+    # As the notebook: a substring test on the source path, one trim at most.
+    trim = next((int(seconds * HUMANML_FPS) for key, seconds in TRIM_SECONDS.items()
+                 if key in sub_dataset), 0)
     return (trim + start) * step / mocap_fps, (trim + end) * step / mocap_fps
 
 
