@@ -181,6 +181,8 @@ def test_caption_windows_cover_the_clip_and_parse():
     assert str(clip["caption_text"][0]).startswith("a person ")
     assert all(str(t).startswith("then ") for t in clip["caption_text"][1:])
     assert [cap.label_of_caption(str(t)) for t in clip["caption_text"]] == list(clip["labels"])
+    assert cap.as_first("then turns left") == "a person turns left"
+    assert cap.label_of_caption(cap.as_first(str(clip["caption_text"][-1]))) == clip["labels"][-1]
     with pytest.raises(ValueError, match="not written by the procedural generator"):
         cap.label_of_caption("a person juggles")
 

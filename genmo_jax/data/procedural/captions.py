@@ -79,3 +79,11 @@ def label_of_caption(caption: str) -> str:
         if pattern.match(caption.strip()):
             return label
     raise ValueError(f"caption {caption!r} was not written by the procedural generator")
+
+
+def as_first(caption: str) -> str:
+    """"then <phrase>" -> "a person <phrase>" (for a crop whose first window is a later
+    segment); other captions unchanged."""
+    if caption.startswith(NEXT_PREFIX):
+        return FIRST_PREFIX + caption[len(NEXT_PREFIX):]
+    return caption
