@@ -60,12 +60,22 @@ def fit_similarity(source, target, weights=None, with_scale=True):
     target_c = target - mean_target[..., None, :]
     # Weighted cross-covariance C = sum_n w_n y_n x_n^T / sum_n w_n  (target rows, source columns).
     cov = jnp.einsum("...n,...ni,...nj->...ij", weights, target_c, source_c) / total[..., None]
+    var_source = (weights * jnp.sum(source_c**2, -1)).sum(-1) / total[..., 0]
+    return similarity_from_moments(mean_source, mean_target, cov, var_source, with_scale)
+
+
+def similarity_from_moments(mean_source, mean_target, cov, var_source, with_scale=True):
+    """Umeyama's closed form from the weighted moments of corresponding point sets.
+
+    mean_source, mean_target: (..., 3); cov: (..., 3, 3) = E[(y - mean_y)(x - mean_x)^T] (target
+    rows, source columns); var_source: (...,) = E[|x - mean_x|^2]. Lets callers that accumulate
+    moments (e.g. per chunk with segment sums) share the solver.
+    """
     u, d, vh = jnp.linalg.svd(cov)
     reflect = jnp.linalg.det(u) * jnp.linalg.det(vh) < 0
     s_diag = jnp.ones(d.shape, d.dtype).at[..., 2].set(jnp.where(reflect, -1.0, 1.0))
     rotation = jnp.einsum("...ij,...j,...jk->...ik", u, s_diag, vh)
     if with_scale:
-        var_source = (weights * jnp.sum(source_c**2, -1)).sum(-1) / total[..., 0]
         scale = (d * s_diag).sum(-1) / jnp.maximum(var_source, 1e-12)
     else:
         scale = jnp.ones(d.shape[:-1], d.dtype)

@@ -33,7 +33,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from genmo_jax.evaluate.alignment import fit_similarity
+from genmo_jax.evaluate.alignment import fit_similarity, similarity_from_moments
 from genmo_jax.evaluate.frames import PerFrame, compact_frames
 
 METRES_TO_MM = 1000.0
@@ -165,25 +165,42 @@ def _chunk_assignment(valid, chunk_length, chunking):
     return chunk, (t < end) & (num_chunks > 0)
 
 
+def _segment_moments(pred, gt, weights, segments, num_segments):
+    """Per-segment Umeyama moments of frames (L, J, 3) weighted by (L,), in two passes (O(L J)).
+
+    Centring with each segment's own means before the outer products keeps float32 exact for
+    world coordinates far from the origin.
+    """
+    num_joints = pred.shape[1]
+    total = jax.ops.segment_sum(weights, segments, num_segments) * num_joints  # points per segment
+    safe = jnp.maximum(total, 1e-12)[:, None]
+    w = weights[:, None]
+    mean_pred = jax.ops.segment_sum(w * pred.sum(1), segments, num_segments) / safe
+    mean_gt = jax.ops.segment_sum(w * gt.sum(1), segments, num_segments) / safe
+    pred_c = pred - mean_pred[segments][:, None]
+    gt_c = gt - mean_gt[segments][:, None]
+    outer = jnp.einsum("l,lji,ljk->lik", weights, gt_c, pred_c)
+    cov = jax.ops.segment_sum(outer, segments, num_segments) / safe[..., None]
+    var = jax.ops.segment_sum(weights * jnp.sum(pred_c**2, (-1, -2)), segments, num_segments) / safe[:, 0]
+    return mean_pred, mean_gt, cov, var
+
+
 @functools.partial(jnp.vectorize, signature="(l,j,c),(l,j,c),(l)->(l),(l),(l)", excluded={3, 4})
 def _chunked_one(pred, gt, mask, chunk_length, chunking):
     valid, pred, gt = compact_frames(mask, pred, gt)
-    num_frames, num_joints = pred.shape[:2]
+    num_frames = pred.shape[0]
     chunk, scored = _chunk_assignment(valid, chunk_length, chunking)
     num_slots = -(-num_frames // chunk_length)
-    slots = jnp.arange(num_slots)
-    in_chunk = (chunk[None, :] == slots[:, None]) & scored[None, :]  # (C, L)
-    first_two = in_chunk & (jnp.arange(num_frames)[None, :] - slots[:, None] * chunk_length < 2)
-    per_point = lambda w: jnp.repeat(w, num_joints, axis=1).astype(pred.dtype)  # (C, L*J)
-    pred_flat = jnp.broadcast_to(pred.reshape(1, -1, 3), (num_slots, num_frames * num_joints, 3))
-    gt_flat = jnp.broadcast_to(gt.reshape(1, -1, 3), pred_flat.shape)
+    chunk = jnp.clip(chunk, 0, num_slots - 1)
+    first_two = scored & (jnp.arange(num_frames) - chunk * chunk_length < 2)
 
-    # Both fits in one batched solve: slots [0, C) fit the first two frames, [C, 2C) whole chunks.
-    fits = fit_similarity(jnp.concatenate([pred_flat, pred_flat]), jnp.concatenate([gt_flat, gt_flat]),
-                          per_point(jnp.concatenate([first_two, in_chunk])))
-    frame_fits = jax.tree_util.tree_map(lambda a: jnp.stack([a[chunk], a[chunk + num_slots]]), fits)
-    errors = _point_error(frame_fits.apply(jnp.stack([pred, pred])), gt) * METRES_TO_MM  # (2, L)
-    return errors[0], errors[1], scored
+    def chunk_error(weights):
+        moments = _segment_moments(pred, gt, weights.astype(pred.dtype), chunk, num_slots)
+        fit = similarity_from_moments(*moments)
+        frame_fit = jax.tree_util.tree_map(lambda a: a[chunk], fit)  # the transform of each frame's chunk
+        return _point_error(frame_fit.apply(pred), gt) * METRES_TO_MM
+
+    return chunk_error(first_two), chunk_error(scored), scored
 
 
 @functools.partial(jax.jit, static_argnames=("chunk_length", "chunking",))
