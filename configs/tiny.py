@@ -97,6 +97,7 @@ def get_config(arg=None):
     c.data.shard_dirs = ml_collections.ConfigDict({"procedural": "data/shards/procedural"})
     c.data.weights = ml_collections.ConfigDict({"procedural": 1.0})
     c.data.batch_size = 16           # global; per process = batch_size // process_count
+    c.data.stats = ""                # stats.npz path; "" = beside the first dataset's shards
     c.data.window = 120              # frames per training sample (SPEC B 4.3)
     # genmo_jax.data.simulate.SimulationConfig fields for every dataset, then per dataset
     # (pipeline.DATASET_RECIPES holds the release's HumanML3D / BEAT2 settings).
