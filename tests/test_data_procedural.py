@@ -302,3 +302,15 @@ def test_many_clips_plant_their_feet_exactly_with_random_body_shapes():
             clip = world.generate_clip(np.random.default_rng(seed), skeleton)
             assert _max_planted_speed(clip) < 1e-6, seed
             assert clip["joints_w"][..., 1].min() > -0.05, seed      # nothing sinks into the floor
+
+
+def test_walking_gait_is_coordinated():
+    """The hip of the forward leg leads, and the arms swing against the legs."""
+    for seed in range(3):
+        clip, state = _segment_clip("walk", seed=seed)
+        joints = clip["joints_w"][20:60]
+        forward = np.array([np.sin(state.heading), 0.0, np.cos(state.heading)])
+        ankles, hips, wrists = ((joints[:, a] - joints[:, b]) @ forward
+                                for a, b in ((7, 8), (1, 2), (20, 21)))
+        assert np.corrcoef(ankles, hips)[0, 1] > 0.5
+        assert np.corrcoef(ankles, wrists)[0, 1] < -0.5

@@ -91,7 +91,7 @@ def dance_segment(skeleton, rng, state, num_frames, beats, period, style, first)
     start_centre = 0.5 * (state.ankle[0, [0, 2]] + state.ankle[1, [0, 2]])
     root = state.root_xz + gaussian_filter1d(centre - start_centre, 4.0, axis=0, mode="nearest")
     caption = cap.make_caption("dance", rng, first, variant=STYLES.index(style))
-    return mo._segment(state, root, np.full(n, state.heading), pelvis_dy, tilt, feet, upper,
+    return mo.build_segment(state, root, np.full(n, state.heading), pelvis_dy, tilt, feet, upper,
                        "dance", caption)
 
 

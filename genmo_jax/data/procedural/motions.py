@@ -78,7 +78,7 @@ def _planted(state: pl.State, num_frames):
     return ankle, foot_yaw, np.zeros((num_frames, 2)), np.ones((num_frames, 4), bool)
 
 
-def _segment(state, root_xz, heading, pelvis_dy, pelvis_tilt, feet, upper, label, caption,
+def build_segment(state, root_xz, heading, pelvis_dy, pelvis_tilt, feet, upper, label, caption,
              end_root=None, end_heading=None, seated=None):
     ankle, foot_yaw, foot_pitch, contact = feet
     end = pl.State(root_xz=np.asarray(root_xz[-1] if end_root is None else end_root, np.float64),
@@ -161,15 +161,19 @@ def locomotion(skeleton, rng, state, num_frames, *, velocity, turn, cadence, dut
     pelvis_dy = -bob * envelope * (0.5 - 0.5 * np.cos(2 * np.pi * 2 * cycle))
     pelvis_tilt = np.zeros((n, 3))
     pelvis_tilt[:, 0] = lean * envelope * np.sign(velocity[1] + 1e-9)
-    pelvis_tilt[:, 1] = 0.08 * envelope * np.cos(2 * np.pi * (cycle - (1 - duty)))
+    # the pelvis turns the hip of the forward leg forward (the lead's landing: phase 0 below),
+    # and the chest counter-rotates
+    twist_sign = -1.0 if lead == 0 else 1.0
+    pelvis_tilt[:, 1] = twist_sign * 0.08 * envelope * np.cos(2 * np.pi * (cycle - (1 - duty)))
     upper = idle_upper(rng, n)
     swing_lead_opposite = arm * envelope * np.cos(2 * np.pi * (cycle - (1 - duty)))
     for side in (0, 1):
         sign = 1.0 if side != lead else -1.0
         set_arms(upper, side, np.full(n, ARM_DOWN), sign * swing_lead_opposite + 0.05,
                  0.15 + elbow * envelope)
-    upper[:, sk.SPINE3, 1] = -0.05 * envelope * np.cos(2 * np.pi * (cycle - (1 - duty)))
-    return _segment(state, root, heading, pelvis_dy, pelvis_tilt, feet, upper, label, caption)
+    upper[:, sk.SPINE3, 1] = -twist_sign * 0.12 * envelope * np.cos(2 * np.pi * (cycle
+                                                                            - (1 - duty)))
+    return build_segment(state, root, heading, pelvis_dy, pelvis_tilt, feet, upper, label, caption)
 
 
 def sample_locomotion(skeleton, rng, state, first, label):
@@ -220,7 +224,7 @@ def stand(skeleton, rng, state, first):
     root = np.repeat(state.root_xz[None], n, axis=0)
     heading = np.full(n, state.heading)
     dy, tilt, _ = pl.empty_channels(n)
-    return _segment(state, root, heading, dy, tilt, _planted(state, n), idle_upper(rng, n),
+    return build_segment(state, root, heading, dy, tilt, _planted(state, n), idle_upper(rng, n),
                     "stand", cap.make_caption("stand", rng, first))
 
 
@@ -287,7 +291,7 @@ def jump(skeleton, rng, state, first, forward_distance):
         set_arms(upper, side, np.full(n, ARM_DOWN), arm_forward, np.full(n, 0.3))
     label = "jump_forward" if forward_distance > 0 else "jump"
     end_root = state.root_xz + forward_distance * forward
-    return _segment(state, root, np.full(n, state.heading), dy, tilt,
+    return build_segment(state, root, np.full(n, state.heading), dy, tilt,
                     (ankle, foot_yaw, foot_pitch, contact), upper, label,
                     cap.make_caption(label, rng, first), end_root=end_root)
 
@@ -315,7 +319,7 @@ def squat(skeleton, rng, state, first):
     for side in (0, 1):
         set_arms(upper, side, ARM_DOWN + (np.pi / 2 - ARM_DOWN) * b, 0.05 + 1.45 * b,
                  0.15 + 0.1 * b)
-    return _segment(state, root, np.full(n, state.heading), dy, tilt, _planted(state, n), upper,
+    return build_segment(state, root, np.full(n, state.heading), dy, tilt, _planted(state, n), upper,
                     "squat", cap.make_caption("squat", rng, first))
 
 
@@ -332,7 +336,7 @@ def wave(skeleton, rng, state, first, side):
     root = np.repeat(state.root_xz[None], n, axis=0)
     dy, tilt, _ = pl.empty_channels(n)
     label = "wave_left" if side == 0 else "wave_right"
-    return _segment(state, root, np.full(n, state.heading), dy, tilt, _planted(state, n), upper,
+    return build_segment(state, root, np.full(n, state.heading), dy, tilt, _planted(state, n), upper,
                     label, cap.make_caption(label, rng, first))
 
 
@@ -347,7 +351,7 @@ def raise_arms(skeleton, rng, state, first):
     upper[:, sk.NECK, 0] -= 0.15 * b
     root = np.repeat(state.root_xz[None], n, axis=0)
     dy, tilt, _ = pl.empty_channels(n)
-    return _segment(state, root, np.full(n, state.heading), dy, tilt, _planted(state, n), upper,
+    return build_segment(state, root, np.full(n, state.heading), dy, tilt, _planted(state, n), upper,
                     "raise_arms", cap.make_caption("raise_arms", rng, first))
 
 
@@ -388,7 +392,7 @@ def kick(skeleton, rng, state, first, side):
     for arm in (0, 1):
         set_arms(upper, arm, ARM_DOWN - 0.6 * weight, 0.3 * weight, np.full(n, 0.3))
     label = "kick_left" if side == 0 else "kick_right"
-    return _segment(state, root, np.full(n, state.heading), np.zeros(n), tilt,
+    return build_segment(state, root, np.full(n, state.heading), np.zeros(n), tilt,
                     (ankle, foot_yaw, foot_pitch, contact), upper, label,
                     cap.make_caption(label, rng, first), end_root=state.root_xz)
 
@@ -417,6 +421,6 @@ def sit_down(skeleton, rng, state, first, reverse=False):
     for side in (0, 1):
         set_arms(upper, side, np.full(n, ARM_DOWN), 0.05 + 0.5 * u, 0.15 + 0.6 * u)
     label = "stand_up" if reverse else "sit_down"
-    return _segment(state, root, np.full(n, state.heading), dy, tilt, _planted(state, n), upper,
+    return build_segment(state, root, np.full(n, state.heading), dy, tilt, _planted(state, n), upper,
                     label, cap.make_caption(label, rng, first), seated=not reverse)
 

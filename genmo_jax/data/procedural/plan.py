@@ -127,7 +127,7 @@ def _toe_pivot_ankle(skeleton: sk.RestSkeleton, side, ankle_flat, yaw, pitch):
     toe_offset = skeleton.joints[foot_joint] - skeleton.joints[ankle_joint]
     yaw_rot = yaw_rotmat(np.asarray(yaw, np.float64))
     toe = ankle_flat + yaw_rot @ toe_offset
-    pitch_rot = sk._rot_x(np.asarray(pitch, np.float64))
+    pitch_rot = sk.rot_x(np.asarray(pitch, np.float64))
     return toe - yaw_rot @ pitch_rot @ toe_offset
 
 

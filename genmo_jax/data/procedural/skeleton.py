@@ -170,7 +170,7 @@ def joints_from_params(skeleton: RestSkeleton, global_orient, body_pose, transl)
     return positions
 
 
-def _rot_x(angle):
+def rot_x(angle):
     """(...,) radians -> (..., 3, 3) rotation about +x."""
     c, s = np.cos(angle), np.sin(angle)
     zero, one = np.zeros_like(angle), np.ones_like(angle)
@@ -227,7 +227,7 @@ def solve_leg_ik(skeleton: RestSkeleton, side: int, pelvis_rotmat, hip_position,
     to_target = ankle_target - hip_position
     distance = np.linalg.norm(to_target, axis=-1)
     knee_angle = knee_angle_for_distance(thigh, shin, distance)
-    knee_rot = _rot_x(knee_angle)
+    knee_rot = rot_x(knee_angle)
     chain_rest = thigh + np.einsum("lij,j->li", knee_rot, shin)  # hip->ankle in the hip frame
     to_target_local = np.einsum("lji,lj->li", pelvis_rotmat, to_target)
     # Twist: the knee flexion axis (+x of the knee frame) is kept perpendicular to the plane

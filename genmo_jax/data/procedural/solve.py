@@ -94,7 +94,7 @@ def solve(skeleton: sk.RestSkeleton, segments):
         hip_pos = pelvis_pos + np.einsum("lij,j->li", pelvis_rot,
                                          skeleton.joints[sk.HIPS[side]] - skeleton.joints[0])
         yaw = c["foot_yaw"][:, side]
-        foot_rot = pl.yaw_rotmat(yaw) @ sk._rot_x(c["foot_pitch"][:, side])
+        foot_rot = pl.yaw_rotmat(yaw) @ sk.rot_x(c["foot_pitch"][:, side])
         knee_dir = np.stack([np.sin(yaw), np.zeros_like(yaw), np.cos(yaw)], axis=-1)
         hip_rot, knee_rot, ankle_rot = sk.solve_leg_ik(skeleton, side, pelvis_rot, hip_pos,
                                                        c["ankle"][:, side], foot_rot, knee_dir)
