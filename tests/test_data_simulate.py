@@ -209,8 +209,6 @@ def test_cli_workers_write_the_same_shards(tmp_path):
 
 def test_sample_agrees_with_the_motion_camera_functions():
     """Independent references: genmo_jax.motion.camera / gravity_view (JAX) on the sample."""
-    import jax.numpy as jnp
-
     from genmo_jax.motion import camera, gravity_view
 
     record = _record(7)
