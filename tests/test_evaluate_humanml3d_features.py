@@ -94,6 +94,10 @@ def test_resampling_and_input_errors():
     assert resampled.shape == (21, 22, 3)
     np.testing.assert_allclose(resampled[[0, 10, 20]], joints[[0, 15, 30]], atol=1e-12)
     np.testing.assert_allclose(resampled[1], (joints[1] + joints[2]) / 2, atol=1e-12)  # t = 1.5 frames at 30 fps
+    upsampled = hf.resample(joints, 30.0, 60.0)
+    assert upsampled.shape == (61, 22, 3)
+    np.testing.assert_allclose(upsampled[::2], joints, atol=1e-12)
+    np.testing.assert_allclose(upsampled[1::2], (joints[:-1] + joints[1:]) / 2, atol=1e-12)
     assert hf.features_from_joints(np.concatenate([joints, joints[:, :2]], 1), _rest_offsets()).shape == (20, 263)
     with pytest.raises(ValueError, match="22, 3"):
         hf.joints_to_features(joints[:, :21], _rest_offsets())

@@ -236,11 +236,11 @@ def resample(joints, fps, target_fps=FPS):
     """Linear interpolation of (T, J, 3) joints from `fps` to `target_fps` (frame 0 kept)."""
     joints = np.asarray(joints, np.float64)
     duration = (len(joints) - 1) / fps
-    times = np.arange(int(np.floor(duration * target_fps + 1e-9)) + 1) / target_fps
-    source = np.arange(len(joints)) / fps
-    flat = joints.reshape(len(joints), -1)
-    out = np.stack([np.interp(times, source, flat[:, k]) for k in range(flat.shape[1])], -1)
-    return out.reshape((len(times),) + joints.shape[1:])
+    position = np.arange(int(np.floor(duration * target_fps + 1e-9)) + 1) * (fps / target_fps)  # source frames
+    before = np.minimum(np.floor(position).astype(int), len(joints) - 1)
+    after = np.minimum(before + 1, len(joints) - 1)
+    weight = (position - before).reshape((-1,) + (1,) * (joints.ndim - 1))
+    return (1 - weight) * joints[before] + weight * joints[after]
 
 
 def features_from_joints(joints, target_offsets, fps=30.0):
