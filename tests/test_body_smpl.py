@@ -281,6 +281,30 @@ def test_smplx_npz_layout(smplx_npz):
     assert float(jnp.abs(flat.pose_mean).max()) == 0.0
 
 
+def test_smplh_npz_layout(tmp_path):
+    """SMPL-H: 52 joints (22 body + 2 x 15 hand joints, no jaw/eyes), hands at their mean pose."""
+    parents = list(skeletons.SMPL_PARENTS[:22])
+    for wrist in (20, 21):
+        for _finger in range(5):
+            parents += [wrist, len(parents), len(parents) + 1]
+    arrays = _synthetic_arrays(52, parents, num_shape=16, seed=8)
+    rng = np.random.default_rng(9)
+    arrays["hands_meanl"], arrays["hands_meanr"] = rng.normal(scale=0.3, size=(2, 45))
+    path = str(tmp_path / "SMPLH_FEMALE.npz")
+    np.savez(path, **arrays)
+    model = load_body_model(str(tmp_path), gender="female")  # a folder + gender
+    assert model.name == "smplh" and model.num_skeleton_joints == 22
+    inputs = _random_inputs(2, seed=10)
+    out = forward(model, **inputs)
+    hands = np.concatenate([arrays["hands_meanl"], arrays["hands_meanr"]]).reshape(30, 3)
+    full_pose = np.concatenate([inputs["global_orient"][:1], inputs["body_pose"][0].reshape(21, 3), hands])
+    verts, joints = _numpy_lbs(arrays, inputs["betas"][0].astype(np.float64), full_pose, inputs["transl"][0])
+    np.testing.assert_allclose(np.asarray(out["vertices"][0]), verts, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(out["joints"][0]), joints, atol=1e-5)
+    with pytest.raises(FileNotFoundError, match="male"):
+        load_body_model(str(tmp_path), gender="male")
+
+
 # ----------------------------------------------------------------------- smplx references
 
 

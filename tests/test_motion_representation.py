@@ -163,6 +163,19 @@ def test_padding_does_not_leak_into_valid_frames(scene):
     np.testing.assert_allclose(np.asarray(outs[0][0][:valid, 148:]), np.asarray(outs[1][0][:valid, 148:]), atol=1e-6)
     for key in ("global_orient", "transl"):
         np.testing.assert_allclose(np.asarray(outs[0][1][key][:valid]), np.asarray(outs[1][1][key][:valid]), atol=1e-5)
+    # Batched lengths (B,): each row behaves like its own sequence.
+    lengths = jnp.asarray([valid, NUM_FRAMES])
+    stack = lambda a, b: jnp.stack([a, b])
+    pw_b = {k: stack(params_w2[k], params_w[k]) for k in params_w}
+    pc_b = {k: stack(v, v) for k, v in params_c.items()}
+    R_b = stack(R_w2c2, R_w2c)
+    x_b = rep.encode_motion(pc_b, pw_b, gravity_view_rotation(R_b), length=lengths)
+    d_b = rep.decode_motion(x_b)
+    roll_b = rollout_world(d_b["global_orient_gv"], d_b["global_orient_c"], cam_angvel_from_R_w2c(R_b, lengths), d_b["local_transl_vel"], length=lengths)
+    np.testing.assert_allclose(np.asarray(x_b[0, :valid]), np.asarray(outs[0][0][:valid]), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(roll_b["transl"][0, :valid]), np.asarray(outs[0][1]["transl"][:valid]), atol=1e-5)
+    full = rollout_world(d_b["global_orient_gv"][1], d_b["global_orient_c"][1], cam_angvel_from_R_w2c(R_w2c), d_b["local_transl_vel"][1])
+    np.testing.assert_allclose(np.asarray(roll_b["transl"][1]), np.asarray(full["transl"]), atol=1e-5)
     # The camera condition too.
     length = jnp.asarray(valid)
     np.testing.assert_array_equal(

@@ -1,0 +1,7 @@
+"""Geometry ground floor: rotations, skeleton tables, SMPL-family body models (docs/CONVENTIONS.md).
+
+rotations.py   axis-angle / matrix / quaternion (w, x, y, z) / 6D (first two rows) conversions
+skeletons.py   SMPL 24 / SMPL-X 22 / COCO-17 names, parents, flips, contact joints
+smpl.py        BodyModel, load_body_model, skeleton_forward (FK), forward (LBS), coco17_joints
+open_body*.py  the built-in open body (ANNY mapped onto the SMPL tree, SMPL file layout)
+"""
