@@ -15,7 +15,7 @@ def get_config(arg=None):
     # The release halves at epochs 500 and 750 (a dataset-size-dependent step); we halve at 50%
     # and 75% of the run, which is where those epochs fall for a 1000-epoch-equivalent run.
     c.train.num_steps = 500_000
-    c.train.batch_size = 128
+    c.data.batch_size = 128
     c.train.lr = 2e-4
     c.train.schedule = "multistep"
     c.train.lr_milestones = (250_000, 375_000)

@@ -16,7 +16,7 @@ def get_config(arg=None):
     # epoch_half_200_350 placed at 40% and 70% of the run.
     c.train.modes = ("estimation",)
     c.train.num_steps = 500_000
-    c.train.batch_size = 128
+    c.data.batch_size = 128
     c.train.lr = 2e-4
     c.train.schedule = "multistep"
     c.train.lr_milestones = (200_000, 350_000)

@@ -40,8 +40,8 @@ def get_config(arg=None):
     c.train = ml_collections.ConfigDict()
     c.train.task = "genmo"           # what is optimised: the GENMO dual-mode objective
     c.train.num_steps = 3000         # TOTAL optimizer steps: a rerun on the same workdir resumes up to it
-    c.train.batch_size = 16          # global batch over all processes and devices
-    c.train.grad_accum_steps = 1     # micro-batches per step (lax.scan); batch_size must divide
+    # the global batch is data.batch_size (below), split over processes and devices
+    c.train.grad_accum_steps = 1     # micro-batches per step (lax.scan); data.batch_size must divide
     c.train.lr = 1e-3
     c.train.schedule = "cosine"      # "multistep" (SPEC B 4.3), "cosine" or "constant"
     c.train.lr_milestones = ()       # multistep: steps where lr *= lr_decay_factor

@@ -157,7 +157,7 @@ def local_batch_size(global_batch_size: int) -> int:
     """Rows this process feeds; the global batch must split evenly over processes."""
     n = jax.process_count()
     if global_batch_size % n:
-        raise ValueError(f"train.batch_size={global_batch_size} is not divisible by the "
+        raise ValueError(f"data.batch_size={global_batch_size} is not divisible by the "
                          f"{n} processes")
     return global_batch_size // n
 

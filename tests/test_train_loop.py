@@ -138,7 +138,7 @@ def test_unknown_config_key_is_rejected_by_the_cli(tmp_path):
 
 
 @pytest.mark.parametrize("key,value", [
-    ("train.schedule", "sometimes"), ("train.batch_size", 12), ("train.num_steps", 0),
+    ("train.schedule", "sometimes"), ("data.batch_size", 12), ("train.num_steps", 0),
     ("train.compute_dtype", "float16"), ("train.mode_selection", "all"),
     ("train.modes", ("estimation", "dreaming")), ("train.ema_decay", 1.5),
     ("mesh.fsdp", 0), ("checkpoint.keep", 0), ("loss.j2d", -1.0),

@@ -130,7 +130,7 @@ def get_config(arg=None) -> ml_collections.ConfigDict:
     for section in ("train", "mesh", "checkpoint"):
         c[section] = full[section]
     c.train.task = "train_toy:ToyTask"
-    c.train.batch_size = 16
+    c.data = ml_collections.ConfigDict({"batch_size": 16})
     c.train.num_steps = 6
     c.train.lr = 1e-2
     c.train.warmup_steps = 2

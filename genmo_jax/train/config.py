@@ -32,15 +32,15 @@ def validate(config, device_count: int | None = None, process_count: int = 1) ->
     t = lambda k: _need(config, "train", k)   # noqa: E731
     n = t("num_steps")
     _check(isinstance(n, int) and n > 0, "train.num_steps", n, "must be a positive integer")
-    b = t("batch_size")
-    _check(isinstance(b, int) and b > 0, "train.batch_size", b, "must be a positive integer")
+    b = _need(config, "data", "batch_size")
+    _check(isinstance(b, int) and b > 0, "data.batch_size", b, "must be a positive integer")
     k = t("grad_accum_steps")
     _check(isinstance(k, int) and k >= 1 and b % k == 0, "train.grad_accum_steps", k,
-           f"must be >= 1 and divide train.batch_size={b}")
-    _check(b % process_count == 0, "train.batch_size", b,
+           f"must be >= 1 and divide data.batch_size={b}")
+    _check(b % process_count == 0, "data.batch_size", b,
            f"must be divisible by the {process_count} processes")
     if device_count:
-        _check((b // k) % device_count == 0, "train.batch_size", b,
+        _check((b // k) % device_count == 0, "data.batch_size", b,
                f"each micro-batch (batch_size / grad_accum_steps = {b // k}) must split evenly "
                f"over the {device_count} devices")
     for key in ("lr", "grad_clip"):

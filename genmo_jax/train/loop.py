@@ -55,8 +55,8 @@ class RunResult:
 def get_task(name: str) -> Task:
     """``"genmo"`` or ``"module:Class"``; raises ValueError naming ``train.task``."""
     if name == "genmo":
-        from genmo_jax.train import objective
-        return objective.GenmoTask()
+        from genmo_jax.train import genmo_task
+        return genmo_task.GenmoTask()
     if ":" not in name:
         raise ValueError(f"train.task={name!r}: expected 'genmo' or 'module:Class'")
     mod, attr = name.split(":", 1)
@@ -79,6 +79,8 @@ def run(config, workdir: str, task: Task | None = None) -> RunResult:
     tc = config.train
     config_lib.validate(config, jax.device_count(), jax.process_count())
     task = task or get_task(tc.task)
+    if hasattr(task, "setup"):
+        task.setup(config)      # loads what the loss closes over (body model, statistics, ...)
     workdir = os.path.abspath(workdir)
     is_main = jax.process_index() == 0
     if is_main:
@@ -100,7 +102,8 @@ def run(config, workdir: str, task: Task | None = None) -> RunResult:
         schedule=schedule)
     jitted = step_lib.jit_train_step(train_step, shardings, mesh)
 
-    local_bs = parallel.local_batch_size(int(tc.batch_size))
+    global_bs = int(config.data.batch_size)
+    local_bs = parallel.local_batch_size(global_bs)
     data_it = task.make_iterator(config, local_bs, jax.process_index(), jax.process_count())
     mngr = ckpt.make_manager(os.path.join(workdir, "checkpoints"),
                              save_every=int(config.checkpoint.save_every),
@@ -147,11 +150,11 @@ def run(config, workdir: str, task: Task | None = None) -> RunResult:
                     rate = (step - step_last) / max(now - t_last, 1e-9)
                     t_last, step_last = now, step
                     last["steps_per_s"] = rate
-                    last["samples_per_s"] = rate * int(tc.batch_size)
+                    last["samples_per_s"] = rate * global_bs
                     writer.write(step, last)
                     if bar is not None:
                         bar.set_postfix(loss=f"{last['loss']:.4g}", steps_s=f"{rate:.2f}",
-                                        samples_s=f"{rate * int(tc.batch_size):.1f}")
+                                        samples_s=f"{rate * global_bs:.1f}")
                 if bar is not None:
                     bar.update(1)
                 if int(tc.eval_every) and step % int(tc.eval_every) == 0 \

@@ -1,0 +1,245 @@
+"""GENMO's dual-mode training objective (SPEC B 4.1-4.2, A6, A7) and the ``genmo`` task.
+
+``genmo_terms(model, batch, key, spec)`` runs, inside the jitted train step:
+  1. targets: the GT 151-d vector (``motion.representation.encode_motion``, normalised), GT
+     camera-frame joints (FK) and sparse vertices, GT pred_cam, GT contacts;
+  2. condition dropout per mode (SPEC B 2.7): per-frame ``uncond`` drops, CFG drops of text /
+     music / audio per sample, image + 2D drop for text/music/audio samples in generation mode;
+  3. **estimation mode**: x_t = 0, t = 999, one pass;
+  4. **generation mode**: t ~ U{0..999}, x_t = q(x_start, t); x_start is the GT vector, except on
+     2D-only rows where it is the estimation output of step 3 under ``stop_gradient`` (A6:
+     estimation-guided 2D training);
+  5. the loss terms of ``losses`` with the config weights, per mode; 2D-only rows get only the
+     2D keypoint term and the regularisers (acceleration; closeness to the pseudo-clean motion).
+Per-dataset mode selection (A7): ``both`` = every row in both modes (the release); ``paper`` =
+rows with text or music are trained in generation mode only.
+
+Batch contract (B rows, L frames; what ``genmo_jax.data.pipeline`` yields, after
+``HostBatches`` turned captions into text states): length (B,); body_pose (B, L, 63), betas
+(B, L, 10); global_orient_c / transl_c, global_orient_w / transl_w (B, L, 3); joints_w (B, L, 24,
+3); R_c2gv, K (B, L, 3, 3); bbox_xys (B, L, 3); kp2d, obs (B, L, 17, 3); f_cliffcam (B, L, 3);
+cam_angvel (B, L, 6); img_feat (B, L, 1024); music_feat (B, L, 35); audio (B, L * 600);
+has_{2d,img,cam,music,audio}_mask (B, L); has_text (B,); flag_2d_only, flag_spv_incam_only,
+flag_invalid_contact (B,); text (B, K, T, D) and text_windows (B, K, 2) when the model has text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from genmo_jax.body import skeletons, smpl
+from genmo_jax.diffusion import schedule as schedule_lib
+from genmo_jax.motion import camera, contacts, normalization, representation
+from genmo_jax.train import losses
+
+ESTIMATION_T = 999
+MASK_IMG_PROB = 0.5       # SPEC B 2.7: image + 2D dropped for text/music/audio rows (generation)
+UNCOND_PROB = 0.1         # SPEC B 2.7: per-frame "absent" drop of every flagged condition
+HIP_JOINTS = (1, 2)       # SMPL hips = COCO hips 11, 12 in the data's COCO definition
+# COCO-17 keypoints 5..16 are SMPL joints (data/simulate.py); the 5 face points are not.
+COCO_BODY = tuple(range(5, 17))
+COCO_BODY_FROM_SMPL = (16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8)
+TERMS = ("simple", "cr_j3d", "cr_verts", "j2d", "verts2d", "transl_c", "transl_w", "contact",
+         "twod_kp2d", "twod_pseudo", "twod_accel")
+TWOD_TERMS = ("twod_kp2d", "twod_pseudo", "twod_accel")
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectiveSpec:
+    """Everything the objective needs besides the model and the batch (arrays are constants)."""
+
+    body: Any                      # smpl.BodyModel (pytree)
+    stats: Any                     # normalization.NormStats
+    noise: Any                     # diffusion.schedule.NoiseSchedule (numpy tables)
+    weights: dict
+    modes: tuple = ("estimation", "generation")
+    mode_selection: str = "both"
+    text_drop_prob: float = 0.1
+    music_drop_prob: float = 0.1
+    audio_drop_prob: float = 0.1
+    clip_std: bool = True
+    velocity_convention: str = "gvhmr"
+
+
+def _bool(x):
+    return jnp.asarray(x).astype(bool)
+
+
+def _sanitize(batch: dict) -> dict:
+    """Non-finite inputs (absent GT of 2D-only rows) become 0, so that no NaN reaches a gradient
+    through a masked branch (0 * NaN = NaN)."""
+    return {k: (jnp.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
+                if jnp.issubdtype(jnp.asarray(v).dtype, jnp.floating) else v)
+            for k, v in batch.items()}
+
+
+def body_points(body, body_pose, betas, global_orient, transl):
+    """Camera-frame joints (B, L, 22, 3) and sparse vertices (B, L, K, 3), metres."""
+    joints = smpl.skeleton_forward(body, betas, global_orient, body_pose, transl)
+    joints = joints[..., :skeletons.NUM_BODY_JOINTS, :]
+    ids = body.sparse_vertex_ids
+    verts = smpl.forward(body, betas, global_orient, body_pose, transl,
+                         vertex_ids=ids)["vertices"]
+    return joints, verts
+
+
+def _targets(batch: dict, spec: ObjectiveSpec) -> dict:
+    length = batch["length"]
+    smpl_c = {"body_pose": batch["body_pose"], "betas": batch["betas"],
+              "global_orient": batch["global_orient_c"]}
+    smpl_w = {"global_orient": batch["global_orient_w"], "transl": batch["transl_w"]}
+    x = representation.encode_motion(smpl_c, smpl_w, batch["R_c2gv"],
+                                     spec.velocity_convention, length)
+    joints, verts = body_points(spec.body, batch["body_pose"], batch["betas"],
+                                batch["global_orient_c"], batch["transl_c"])
+    contact_w = batch["joints_w"][..., skeletons.CONTACT_JOINTS, :]
+    return {
+        "x_norm": normalization.normalize(x, spec.stats, spec.clip_std),
+        "joints_c": joints, "verts_c": verts,
+        "joints_2d": losses.project_to_bbox01(joints, batch["K"], batch["bbox_xys"]),
+        "verts_2d": losses.project_to_bbox01(verts, batch["K"], batch["bbox_xys"]),
+        "pred_cam": camera.transl_to_pred_cam(batch["transl_c"], batch["bbox_xys"], batch["K"]),
+        "contacts": contacts.contact_labels(contact_w).astype(jnp.float32),
+        "rot_w": _rot(batch["global_orient_w"]),
+        "kp2d_01": losses.pixels_to_bbox01(batch["kp2d"][..., :2], batch["bbox_xys"]),
+    }
+
+
+def _rot(aa):
+    from genmo_jax.body.rotations import axis_angle_to_matrix
+    return axis_angle_to_matrix(aa)
+
+
+def _conditions(batch: dict, key, generation: bool, spec: ObjectiveSpec):
+    """The raw condition dict of one mode, with the training drops of SPEC B 2.7."""
+    B, L = batch["obs"].shape[:2]
+    k_uncond, k_img, k_music, k_audio, k_text = jax.random.split(key, 5)
+    has_music = _bool(batch["has_music_mask"])
+    has_audio = _bool(batch["has_audio_mask"])
+    has_text = _bool(batch["has_text"])
+    generative = has_text | has_music.any(1) | has_audio.any(1)                  # (B,)
+    keep = jax.random.uniform(k_uncond, (5, B, L)) >= UNCOND_PROB                # per frame
+    drop_img = (generative & (jax.random.uniform(k_img, (B,)) < MASK_IMG_PROB)
+                if generation else jnp.zeros((B,), bool))
+    music_on = jax.random.uniform(k_music, (B,)) >= spec.music_drop_prob
+    audio_on = jax.random.uniform(k_audio, (B,)) >= spec.audio_drop_prob
+    text_on = has_text & (jax.random.uniform(k_text, (B,)) >= spec.text_drop_prob)
+    has_2d = _bool(batch["has_2d_mask"]) & ~drop_img[:, None]
+    cond = {
+        "obs": batch["obs"] * has_2d[..., None, None],
+        "f_cliffcam": batch["f_cliffcam"], "has_2d": has_2d & keep[0],
+        "f_imgseq": batch["img_feat"],
+        "has_img": _bool(batch["has_img_mask"]) & ~drop_img[:, None] & keep[1],
+        "cam_angvel": batch["cam_angvel"], "has_cam": _bool(batch["has_cam_mask"]) & keep[2],
+        "music": batch["music_feat"], "has_music": has_music & music_on[:, None] & keep[3],
+        "audio": batch["audio"], "has_audio": has_audio & audio_on[:, None] & keep[4],
+    }
+    # SPEC A7 "paper": text / music rows (weak conditions) are trained in generation mode only.
+    weak = has_text | has_music.any(1)
+    return cond, text_on, weak
+
+
+def _mode_terms(out: dict, batch: dict, tgt: dict, masks: dict, rows: jax.Array,
+                incam, spec: ObjectiveSpec, pseudo_x: jax.Array | None) -> dict:
+    """Unweighted loss terms of one pass. rows (B,) bool: rows trained in this mode."""
+    m = {k: v & rows[:, None] for k, v in masks.items()}
+    x_norm = out["x0"].astype(jnp.float32)
+    x = normalization.denormalize(x_norm, spec.stats, spec.clip_std)
+    dec = representation.decode_motion(x)
+    pred_cam = out["pred_cam"].astype(jnp.float32)
+    transl = camera.pred_cam_to_transl(pred_cam, batch["bbox_xys"], batch["K"])
+    joints, verts = body_points(spec.body, dec["body_pose"], dec["betas"],
+                                dec["global_orient_c"], transl)
+    K, bbox = batch["K"], batch["bbox_xys"]
+    j2d = losses.project_to_bbox01(joints, K, bbox)
+    v2d = losses.project_to_bbox01(verts, K, bbox)
+    gt_hips = tgt["joints_c"][..., HIP_JOINTS, :].mean(-2)
+    hips = joints[..., HIP_JOINTS, :].mean(-2)
+    terms = {
+        "simple": losses.x0_mse(x_norm, tgt["x_norm"], losses.x0_mask(m, incam)),
+        "cr_j3d": losses.root_relative_mse(joints, tgt["joints_c"], joints[..., 0, :],
+                                           tgt["joints_c"][..., 0, :], m["full3d"]),
+        "cr_verts": losses.root_relative_mse(verts, tgt["verts_c"], hips, gt_hips, m["full3d"]),
+        "j2d": losses.reprojection_mse(j2d, tgt["joints_2d"], losses.reprojection_mask(
+            tgt["joints_c"], joints, tgt["joints_2d"], m["reproj"])),
+        "verts2d": losses.reprojection_mse(v2d, tgt["verts_2d"], losses.reprojection_mask(
+            tgt["verts_c"], verts, tgt["verts_2d"], m["reproj"])),
+        "transl_c": losses.pred_cam_mse(pred_cam, tgt["pred_cam"], losses.pred_cam_mask(
+            tgt["pred_cam"], tgt["joints_c"], bbox, m["full3d"])),
+        "transl_w": losses.transl_w_l1(dec["local_transl_vel"], tgt["rot_w"],
+                                       batch["transl_w"], m["world"]),
+        "contact": losses.contact_bce(out["contact_logits"].astype(jnp.float32),
+                                      tgt["contacts"], m["contact"]),
+    }
+    # Estimation-guided 2D terms (A6): 2D-only rows see only these.
+    coco = joints[..., COCO_BODY_FROM_SMPL, :]
+    kp_mask = (m["twod"][..., None] & (batch["kp2d"][..., COCO_BODY, 2] > 0.5)
+               & (coco[..., 2] > losses.MIN_DEPTH))
+    terms["twod_kp2d"] = losses.reprojection_mse(
+        losses.project_to_bbox01(coco, K, bbox), tgt["kp2d_01"][..., COCO_BODY, :], kp_mask)
+    terms["twod_accel"] = losses.acceleration_l2(joints, m["twod"])
+    if pseudo_x is None:
+        terms["twod_pseudo"] = jnp.zeros((), jnp.float32)
+    else:
+        terms["twod_pseudo"] = losses.x0_mse(x_norm, pseudo_x, m["twod"][..., None])
+    return terms
+
+
+def genmo_terms(model, batch: dict, key: jax.Array, spec: ObjectiveSpec) -> dict:
+    """{"<mode>/<term>": unweighted scalar} for the configured modes (see module docstring)."""
+    batch = _sanitize(batch)
+    B, L = batch["obs"].shape[:2]
+    length = batch["length"]
+    tgt = _targets(batch, spec)
+    twod = _bool(batch["flag_2d_only"])
+    incam = _bool(batch["flag_spv_incam_only"])
+    masks = losses.loss_masks(length, L, twod, incam, _bool(batch["flag_invalid_contact"]))
+    text = batch.get("text")
+    windows = batch.get("text_windows")
+    k_t, k_noise, k_cond_e, k_cond_g = jax.random.split(key, 4)
+    out_terms = {}
+
+    def run(x_t, t, cond, text_on):
+        feats = model.embed_conditions(cond, deterministic=False)
+        txt = None if text is None else text * text_on[:, None, None, None].astype(text.dtype)
+        return model(x_t, t, feats["f_cond"], length, text=txt, text_windows=windows,
+                     deterministic=False)
+
+    # Estimation pass: trained in estimation mode, and the pseudo-clean motion of 2D-only rows.
+    cond_e, text_on_e, weak = _conditions(batch, k_cond_e, False, spec)
+    out_e = run(jnp.zeros((B, L, representation.MOTION_DIM), jnp.float32),
+                jnp.full((B,), ESTIMATION_T, jnp.int32), cond_e, text_on_e)
+    pseudo_x = jax.lax.stop_gradient(out_e["x0"].astype(jnp.float32))
+    if "estimation" in spec.modes:
+        rows = jnp.ones((B,), bool) if spec.mode_selection == "both" else ~weak
+        for k, v in _mode_terms(out_e, batch, tgt, masks, rows, incam, spec, None).items():
+            out_terms[f"estimation/{k}"] = v
+    if "generation" in spec.modes:
+        cond_g, text_on_g, _ = _conditions(batch, k_cond_g, True, spec)
+        t = jax.random.randint(k_t, (B,), 0, spec.noise.num_timesteps)
+        x_start = jnp.where(twod[:, None, None], pseudo_x, tgt["x_norm"])
+        noise = jax.random.normal(k_noise, x_start.shape, jnp.float32)
+        x_t = schedule_lib.q_sample(spec.noise, x_start, t, noise)
+        out_g = run(x_t, t, cond_g, text_on_g)
+        for k, v in _mode_terms(out_g, batch, tgt, masks, jnp.ones((B,), bool), incam, spec,
+                                pseudo_x).items():
+            out_terms[f"generation/{k}"] = v
+    return out_terms
+
+
+def weighted_total(terms: dict, weights: dict) -> jax.Array:
+    return sum(float(weights[name.split("/", 1)[1]]) * v for name, v in terms.items())
+
+
+def genmo_loss(model, batch, key, spec: ObjectiveSpec):
+    """(total loss, metrics) for the generic train step."""
+    terms = genmo_terms(model, batch, key, spec)
+    total = weighted_total(terms, spec.weights)
+    return total, dict(terms)
