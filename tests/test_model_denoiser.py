@@ -231,6 +231,24 @@ def test_dropout_only_when_not_deterministic(fresh):
     assert np.abs(np.asarray(train) - np.asarray(eval_a)).max() > 1e-3
 
 
+def test_bfloat16_params_compute_in_bfloat16_and_return_float32(fresh):
+    model = randomize(fresh, seed=13, scale=0.1)
+    rng = np.random.default_rng(14)
+    x_t, t, f_cond = _inputs(rng, 1, 20)
+    text = jnp.asarray(rng.normal(size=(1, 6, TEXT_DIM)), jnp.float32)
+    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+    ref = _jit_call(model)(x_t, t, f_cond, jnp.array([20]), text=text)
+    half = jax.tree.map(lambda p: p.astype(jnp.bfloat16), params)
+    lowered = jax.jit(lambda p: nnx.merge(graphdef, p, rest)(
+        x_t, t, f_cond, jnp.array([20]), text=text)).lower(half)
+    assert "bf16" in lowered.as_text()          # the network really runs in bfloat16
+    out = lowered.compile()(half)
+    for key in ref:
+        assert out[key].dtype == jnp.float32
+        scale = np.abs(np.asarray(ref[key])).max()
+        assert np.abs(np.asarray(out[key]) - np.asarray(ref[key])).max() < 0.05 * scale + 0.05
+
+
 def test_bad_shapes_are_clear_errors(fresh):
     model = fresh
     x_t = jnp.zeros((1, 5, 151))

@@ -174,20 +174,24 @@ class Denoiser(nnx.Module):
         length = jnp.asarray(length, jnp.int32)
         if motion_mask is not None:
             x_t = x_t * (1.0 - motion_mask) + observed_motion * motion_mask
-
+        # Compute in the dtype the params come in (a bfloat16 cast of the params gives a
+        # bfloat16 network; softmax, RoPE and LayerNorm statistics stay float32 inside).
+        dtype = self.add_cond_linear.kernel[...].dtype
         temb = self.embed_timestep(jnp.asarray(t))[:, None, :]               # (B, 1, d)
-        h = self.add_cond_linear(jnp.concatenate([f_cond + temb, x_t], axis=-1))
+        stem_in = jnp.concatenate([f_cond + temb, x_t], axis=-1).astype(dtype)
+        h = self.add_cond_linear(stem_in)
 
         if self.use_text:
             if text is None:
                 text = jnp.zeros((batch, self.max_text_len, self.text_dim), x_t.dtype)
-            tokens, windows = self._embed_text(text, num_frames, text_windows)
+            tokens, windows = self._embed_text(text.astype(dtype), num_frames, text_windows)
+            tokens = tokens.astype(dtype)
         for i in range(self.num_layers):
             if self.use_text:
                 h = self.text_blocks[i](h, tokens, windows, deterministic=deterministic)
             h = self.blocks[i](h, length, deterministic=deterministic)
 
-        x0 = self.final_layer(h)
+        x0 = self.final_layer(h).astype(jnp.float32)
         valid = (jnp.arange(num_frames)[None, :] < length[:, None]).astype(x0.dtype)[..., None]
         # masked mean over valid frames (a sample with length 0 gets 0, not NaN)
         count = jnp.maximum(length, 1).astype(x0.dtype)[:, None, None]
@@ -195,8 +199,9 @@ class Denoiser(nnx.Module):
         x0 = jnp.concatenate([x0[..., :BETAS.start],
                               jnp.broadcast_to(betas, (batch, num_frames, 10)),
                               x0[..., BETAS.stop:]], axis=-1)
-        cam = self.pred_cam_head(h) * np.asarray(self.pred_cam_std, np.float32) \
+        cam = self.pred_cam_head(h).astype(jnp.float32) * np.asarray(self.pred_cam_std, np.float32) \
             + np.asarray(self.pred_cam_mean, np.float32)
         cam = jnp.concatenate([jnp.maximum(cam[..., :1], 0.25), cam[..., 1:]], axis=-1)
-        return {"x0": x0, "pred_cam": cam, "contact_logits": self.static_conf_head(h),
-                "hidden": h}
+        return {"x0": x0, "pred_cam": cam,
+                "contact_logits": self.static_conf_head(h).astype(jnp.float32),
+                "hidden": h.astype(jnp.float32)}
