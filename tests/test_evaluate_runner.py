@@ -85,3 +85,19 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
         benchmarks.get_benchmark("nope")
     assert main(["--list"]) == 0
     assert "inbetween2" in capsys.readouterr().out
+
+
+def test_joints_regressed_from_vertices(tmp_path):
+    rng = np.random.default_rng(3)
+    regressor = rng.random((24, 40)).astype(np.float32)
+    regressor /= regressor.sum(1, keepdims=True)
+    gt_vertices = _motion(rng, joints=40)
+    pred_vertices = gt_vertices + np.float32(0.05)  # a pure translation of the mesh
+    np.save(tmp_path / "J.npy", regressor)
+    preds = tmp_path / "p"
+    preds.mkdir()
+    np.savez(preds / "s.npz", pred_vertices=pred_vertices, gt_vertices=gt_vertices)
+    assert main(["--benchmark", "emdb1", "--predictions", str(preds), "--out", str(tmp_path / "o"),
+                 "--joint-regressor", str(tmp_path / "J.npy")]) == 0
+    ours = json.loads((tmp_path / "o" / "emdb1.json").read_text())["ours"]
+    assert ours["mpjpe"] == pytest.approx(0.0, abs=1e-3) and ours["pve"] == pytest.approx(0.0, abs=1e-3)

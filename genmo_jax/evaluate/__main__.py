@@ -6,7 +6,8 @@ paper's reference rows with ours beneath (`--list` shows the benchmarks). Predic
 - estimation (3dpw, emdb1, emdb2, rich): one `.npz` per sequence with pred_joints, gt_joints
   (L, J, 3) camera frame and/or pred_joints_world, gt_joints_world (world frame), optional
   pred_vertices, gt_vertices, pred_vertices_world, gt_vertices_world (L, V, 3) and mask (L,);
-  metres, 30 fps. Options: --chunking gvhmr|tram.
+  metres, 30 fps. Options: --chunking gvhmr|tram, --joint-regressor FILE (joints regressed from
+  the vertices with the benchmark's regressor; the joint arrays may then be absent).
 - music (aistpp): one `.npz` per generated dance with joints (T, 24, 3) and music_beats (K,) frame
   indices, and --gt DIR with one `.npz` per GT dance holding joints. Options: --bas-variant, --fps.
 - text (humanml3d, motionx): `embeddings.npz` with text (N, D), gen_motion (N, D), gt_motion (N, D)
@@ -22,7 +23,7 @@ import sys
 
 import numpy as np
 
-from genmo_jax.evaluate import benchmarks, report
+from genmo_jax.evaluate import benchmarks, joint_sets, report
 
 
 def _npz_files(folder, flag):
@@ -48,8 +49,9 @@ def run(args):
     settings = {"predictions": os.path.abspath(args.predictions)}
     if bench.task == "estimation":
         sequences = [_load(f) for f in _npz_files(args.predictions, "--predictions")]
-        ours = report.score_estimation(sequences, bench, chunking=args.chunking)
-        settings.update(chunking=args.chunking, sequences=len(sequences))
+        regressor = joint_sets.load_matrix(args.joint_regressor) if args.joint_regressor else None
+        ours = report.score_estimation(sequences, bench, chunking=args.chunking, joint_regressor=regressor)
+        settings.update(chunking=args.chunking, sequences=len(sequences), joint_regressor=args.joint_regressor)
     elif bench.task == "music":
         if not args.gt:
             raise ValueError("--gt DIR (GT dances) is required for the music benchmark")
@@ -80,6 +82,8 @@ def main(argv=None):
     parser.add_argument("--out", default="eval_results", help="folder for <benchmark>.json and .md")
     parser.add_argument("--gt", help="music: folder of GT dance .npz files (joints)")
     parser.add_argument("--chunking", default="gvhmr", choices=("gvhmr", "tram"))
+    parser.add_argument("--joint-regressor", help="estimation: (J, V) regressor file (.npy/.npz/.pt); joints "
+                        "are then regressed from the vertices, as the benchmarks do")
     parser.add_argument("--bas-variant", default="bailando", choices=("bailando", "gem", "fact"))
     parser.add_argument("--fps", type=float, default=30.0, help="music: frame rate of the dances and beats")
     parser.add_argument("--replications", type=int, default=20, help="text: number of shuffled replications")

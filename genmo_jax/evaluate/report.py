@@ -12,19 +12,28 @@ import os
 
 import numpy as np
 
-from genmo_jax.evaluate import estimation, generation, humanml3d_features, text_metrics
+from genmo_jax.evaluate import estimation, generation, humanml3d_features, joint_sets, text_metrics
 from genmo_jax.evaluate.frames import frame_mean
 
 
-def score_estimation(sequences, benchmark, chunking="gvhmr"):
+def score_estimation(sequences, benchmark, chunking="gvhmr", joint_regressor=None):
     """Estimation benchmark from per-sequence dicts of arrays (metres, 30 fps):
 
     camera: pred_joints, gt_joints (L, J, 3), optional pred_vertices, gt_vertices (L, V, 3);
     world: pred_joints_world, gt_joints_world, optional pred_vertices_world, gt_vertices_world;
     optional mask (L,) of valid frames. Per-frame values of all sequences are pooled.
+    joint_regressor: (J, V) matrix (`joint_sets.load_matrix`); when given, the joints are regressed
+    from the vertices (the benchmarks' protocol) and the joint arrays may be absent.
     """
     pooled = {}
     for index, seq in enumerate(sequences):
+        if joint_regressor is not None:
+            seq = dict(seq)
+            for prefix in ("pred", "gt"):
+                for suffix in ("", "_world"):
+                    if f"{prefix}_vertices{suffix}" in seq:
+                        seq[f"{prefix}_joints{suffix}"] = np.asarray(joint_sets.regress_joints(
+                            seq[f"{prefix}_vertices{suffix}"], joint_regressor))
         mask = seq.get("mask")
         found = {}
         if benchmark.camera:
