@@ -59,3 +59,8 @@ def test_float32_inside_for_bfloat16_inputs():
 def test_odd_head_dim_is_an_error():
     with pytest.raises(ValueError, match="even head dimension"):
         rope.rope_angles(4, 7)
+
+
+def test_traced_angles_equal_the_table():
+    np.testing.assert_array_equal(np.asarray(jax.jit(lambda: rope.rope_angles_traced(500, 64))()),
+                                  rope.rope_angles(500, 64))

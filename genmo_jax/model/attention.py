@@ -97,25 +97,29 @@ def local_self_attention(q, k, v, length, window: int, *, block: int = 64, dropo
     num_blocks = -(-num_frames // block)
     padded = num_blocks * block
     chunk = window + block
-    # first key of each block's chunk: the window start of the block's first query
-    starts = np.clip(np.arange(num_blocks) * block - window // 2, 0, num_frames - window)
-    key_index = starts[:, None] + np.arange(chunk)[None, :]                  # (nb, C)
+    # Index arithmetic is traced (iota), not numpy constants: for long L those would be
+    # O(L * chunk) constants embedded once per layer.
+    # First key of each block's chunk = the window start of the block's first query; the
+    # chunk then covers every window of the block (window starts grow by <= 1 per frame).
+    starts = jnp.clip(jnp.arange(num_blocks) * block - window // 2, 0, num_frames - window)
+    key_index = starts[:, None] + jnp.arange(chunk)[None, :]                # (nb, C)
     key_len = padded + chunk
     q_pad = jnp.pad(q, ((0, 0), (0, padded - num_frames), (0, 0), (0, 0)))
     k_pad = jnp.pad(k, ((0, 0), (0, key_len - num_frames), (0, 0), (0, 0)))
     v_pad = jnp.pad(v, ((0, 0), (0, key_len - num_frames), (0, 0), (0, 0)))
     q_blk = q_pad.reshape(batch, num_blocks, block, *q.shape[2:])          # (B, nb, Bq, H, D)
-    k_blk = jnp.take(k_pad, jnp.asarray(key_index), axis=1)                # (B, nb, C, H, D)
-    v_blk = jnp.take(v_pad, jnp.asarray(key_index), axis=1)
+    k_blk = jnp.take(k_pad, key_index, axis=1, mode="clip")                # (B, nb, C, H, D)
+    v_blk = jnp.take(v_pad, key_index, axis=1, mode="clip")
 
-    # static window part of the mask, (nb, Bq, C)
-    a, b = window_bounds(num_frames, window)
-    a = np.concatenate([a, np.zeros(padded - num_frames, a.dtype)]).reshape(num_blocks, block)
-    b = np.concatenate([b, np.zeros(padded - num_frames, b.dtype)]).reshape(num_blocks, block)
+    # window part of the mask, (nb, Bq, C): a_i <= key < b_i (SPEC B 2.5)
+    query = jnp.arange(padded).reshape(num_blocks, block)
+    half = window // 2
+    a = jnp.minimum(num_frames - window, jnp.maximum(0, query - half))
+    b = jnp.maximum(window, jnp.minimum(num_frames, query + half))
     in_window = (key_index[:, None, :] >= a[..., None]) & (key_index[:, None, :] < b[..., None])
-    # dynamic key padding, (B, nb, C); indices past the sequence are invalid too
-    key_ok = jnp.asarray(key_index)[None] < length[:, None, None]
-    allowed = jnp.asarray(in_window)[None] & key_ok[:, :, None, :]          # (B, nb, Bq, C)
+    # key padding, (B, nb, C); indices past the sequence are >= length too
+    key_ok = key_index[None] < length[:, None, None]
+    allowed = in_window[None] & key_ok[:, :, None, :]                       # (B, nb, Bq, C)
     out = masked_attention(q_blk, k_blk, v_blk, allowed[:, :, None], dropout)
     return out.reshape(batch, padded, *q.shape[2:])[:, :num_frames]
 
@@ -141,7 +145,7 @@ class RoPESelfAttention(nnx.Module):
         """x (B, L, d), length (B,) -> (B, L, d)."""
         batch, num_frames, dim = x.shape
         heads = (batch, num_frames, self.num_heads, dim // self.num_heads)
-        angles = rope.rope_angles(num_frames, dim // self.num_heads)
+        angles = rope.rope_angles_traced(num_frames, dim // self.num_heads)
         q = rope.apply_rope(self.query(x).reshape(heads), angles)
         k = rope.apply_rope(self.key(x).reshape(heads), angles)
         v = self.value(x).reshape(heads)

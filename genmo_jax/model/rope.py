@@ -25,6 +25,17 @@ def rope_angles(num_positions: int, head_dim: int, *, base: float = 10000.0) -> 
     return np.repeat(angles, 2, axis=-1)                           # (P, head_dim)
 
 
+def rope_angles_traced(num_positions: int, head_dim: int, *, base: float = 10000.0):
+    """`rope_angles` computed inside the program (same float32 arithmetic), so long sequences
+    do not embed an (L, head_dim) constant in every layer. Returns (L, head_dim) float32."""
+    if head_dim % 2:
+        raise ValueError(f"RoPE needs an even head dimension, got head_dim={head_dim}")
+    exponents = np.arange(0, head_dim, 2, dtype=np.float32) / np.float32(head_dim)
+    inv_freq = (np.float32(1.0) / np.power(np.float32(base), exponents)).astype(np.float32)
+    angles = jnp.arange(num_positions, dtype=jnp.float32)[:, None] * jnp.asarray(inv_freq)
+    return jnp.repeat(angles, 2, axis=-1)
+
+
 def apply_rope(x: jnp.ndarray, angles: jnp.ndarray) -> jnp.ndarray:
     """Rotate interleaved channel pairs of `x` by `angles`.
 
