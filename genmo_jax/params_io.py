@@ -27,11 +27,29 @@ def _join(path) -> str:
 
 
 def flat_variables(model_or_state) -> dict:
-    """{dot-joined path: np.ndarray} of every Param and BatchStat of a module (or its state)."""
+    """{dot-joined path: np.ndarray} of every Param and BatchStat.
+
+    Accepts a module, an nnx.State (other variable types, e.g. RNG counters, are left out) or a
+    nested pure dict of arrays (`nnx.to_pure_dict`, taken as is).
+    """
     if isinstance(model_or_state, nnx.Module):
         state = nnx.state(model_or_state, VARIABLE_TYPES)
+    elif isinstance(model_or_state, nnx.State):
+        state = model_or_state.filter(VARIABLE_TYPES)
+    elif isinstance(model_or_state, dict):
+        out = {}
+
+        def walk(node, prefix):
+            for key, value in node.items():
+                name = f"{prefix}{key}"
+                if isinstance(value, dict):
+                    walk(value, name + ".")
+                else:
+                    out[name] = np.asarray(value)
+        walk(model_or_state, "")
+        return out
     else:
-        state = model_or_state
+        raise TypeError(f"expected an nnx.Module, nnx.State or dict, got {type(model_or_state)}")
     out = {}
     for path, var in state.flat_state():
         value = var.value if hasattr(var, "value") else var

@@ -118,6 +118,11 @@ def test_save_load_round_trip_and_missing_files(tmp_path):
     a, b = params_io.flat_variables(model), params_io.flat_variables(loaded.model)
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     assert tuple(loaded.config.model.conditions) == ("obs", "f_cliffcam")
+    # a full nnx.State (with RNG counters) or a pure dict saves the same variables
+    params_io.save_params(str(tmp_path / "s"), nnx.state(model), config, stats)
+    c = params_io.flat_variables(params_io.load_params(str(tmp_path / "s")).model)
+    assert c.keys() == a.keys() and all(np.array_equal(a[k], c[k]) for k in a)
+    assert params_io.flat_variables(nnx.to_pure_dict(nnx.state(model, nnx.Param))).keys() <= a.keys()
     os.remove(tmp_path / "m" / "stats.npz")
     with pytest.raises(FileNotFoundError, match="stats.npz"):
         params_io.load_params(str(tmp_path / "m"))
