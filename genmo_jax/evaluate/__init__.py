@@ -3,6 +3,7 @@
 - `alignment`: weighted Umeyama / Procrustes (similarity or rigid), jnp.
 - `frames`: per-frame values with validity (`PerFrame`) and the frame-weighted mean.
 - `joint_sets`: joints regressed from SMPL vertices (24-joint and 3DPW 14-joint regressors), SMPL-X -> SMPL.
+- `postprocess`: the static-joint translation fix of the estimation benchmarks.
 - `flip_test`: mirroring and averaging of the flipped estimation pass (3DPW, EMDB protocol).
 - `estimation`: MPJPE, PA-MPJPE, PVE, Accel, W-/WA-MPJPE100, RTE, Jitter, foot sliding (jnp, jit).
 - `motion_features`: kinetic (72-d) and geometric (32-d) AIST++ dance features (numpy).
