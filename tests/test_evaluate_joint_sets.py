@@ -35,6 +35,7 @@ def test_regression_is_a_weighted_vertex_average_and_loaders_agree(tmp_path):
 
 
 @pytest.mark.ref
+@pytest.mark.filterwarnings("ignore:Validating sparse tensor invariants")  # torch's note on weights_only loads
 def test_torch_sparse_files_as_gvhmr_ships_them(tmp_path):
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(1)
