@@ -10,14 +10,17 @@ Official layout (google.github.io/aistplusplus_dataset, aistplusplus_api `loader
                               translation (cm)}
     <src>/ignore_list.txt     sequences with bad fits (skipped)
     <src>/wav/<music id>.wav  music of the AIST Dance DB; the id is the 5th '_' field (mBR0)
-The api poses the body as scaling * SMPL(pose, transl=smpl_trans / smpl_scaling), so in the
-record's units (an SMPL-sized body) transl = smpl_trans / scaling and the camera translation is
-divided by the same scaling (projection is unchanged by a common scale).
+The api's `demos/extract_motion_feats.py` uses transl = smpl_trans / smpl_scaling "for
+normalizing the motion in generic SMPL model scale", and `demos/run_vis.py` projects the scaled
+body with the cm cameras; so in the record's units (an SMPL-sized body) transl = smpl_trans /
+scaling and the camera translation is divided by the same scaling (a common scale leaves the
+projection unchanged).
 Views: the sequence name's "cAll" is replaced by the camera name (gBR_sBM_c01_d04_mBR0_ch01),
 as in the AIST++ video file names. Betas are zero (as in the release), contacts are marked
-invalid (the release sets `invalid_contact`). Uncertain: AIST++'s world is taken as y-up (its
-cameras are level with y pointing down in the camera frame); the release's pre-processed file
-says gravity (0, 0, -1), i.e. its world was rotated at some point we cannot see.
+invalid (the release sets `invalid_contact`). The world is y-up (the api's manual motion
+features treat y as the vertical); the release's pre-processed file says gravity (0, 0, -1),
+i.e. its world was rotated at some point we cannot see. Uncertain: the camera distortion
+coefficients are dropped (the schema has pinhole intrinsics only).
 """
 
 from __future__ import annotations
