@@ -3,6 +3,12 @@
     .venv/bin/python benchmarks/denoiser.py                         # everything
     .venv/bin/python benchmarks/denoiser.py --sizes regression      # skip the 411M full model
     .venv/bin/python benchmarks/denoiser.py --no-long               # skip the L sweep
+    .venv/bin/python benchmarks/denoiser.py --torch                 # + side-by-side torch
+
+--torch also times benchmarks/torch_reference.py (a torch transcription of the release's network,
+checked against the golden outputs) in the same process right after each JAX case, so the ratio
+"torch / jax" does not depend on how busy the shared machine is (PERFORMANCE.md's figures were
+taken on a quiet machine; the machine's load moves absolute times by 2-4x).
 
 Random weights, fp32, inputs like the release's benchmark (PERFORMANCE.md): noisy x_t, timesteps,
 the fused condition features, lengths, and (full size) T5-sized text states (B, 50, 1024).
@@ -27,6 +33,7 @@ import numpy as np
 from flax import nnx
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))      # torch_reference
 
 from configs import full, regression  # noqa: E402
 from genmo_jax.model.denoiser import MOTION_DIM, Denoiser  # noqa: E402
@@ -98,7 +105,42 @@ def build(model_cfg):
     return graphdef, params, rest, nparams
 
 
-def bench_b8(size, repeats, peak):
+def _torch_time(size, batch, num_frames, backward, repeats):
+    """Median seconds of the torch transcription (eager fp32, all CPU threads)."""
+    import torch
+
+    import torch_reference
+    torch.set_num_threads(os.cpu_count())
+    cfg = _config(size)
+    torch.manual_seed(0)
+    net = torch_reference.Network(cfg.latent_dim, cfg.num_layers, cfg.num_heads, cfg.mlp_ratio,
+                                  cfg.text_dim if cfg.text_blocks else None,
+                                  cfg.attention_window)
+    rng = np.random.default_rng(0)
+    xt = torch.from_numpy(rng.normal(size=(batch, num_frames, MOTION_DIM)).astype(np.float32))
+    t = torch.from_numpy(rng.integers(0, 1000, batch))
+    f_cond = torch.from_numpy(rng.normal(size=(batch, num_frames, cfg.latent_dim)).astype(
+        np.float32))
+    length = torch.full((batch,), num_frames)
+    text = (torch.from_numpy(rng.normal(size=(batch, 50, cfg.text_dim)).astype(np.float32))
+            if cfg.text_blocks else None)
+
+    def once():
+        t0 = time.perf_counter()
+        if backward:
+            net.zero_grad()
+            out = net(xt, t, f_cond, length, text)
+            sum(v.pow(2).mean() for v in out.values()).backward()
+        else:
+            with torch.no_grad():
+                net(xt, t, f_cond, length, text)
+        return time.perf_counter() - t0
+
+    once()
+    return statistics.median(once() for _ in range(repeats))
+
+
+def bench_b8(size, repeats, peak, side_by_side=False):
     model_cfg = _config(size)
     t0 = time.perf_counter()
     graphdef, params, rest, nparams = build(model_cfg)
@@ -122,9 +164,13 @@ def bench_b8(size, repeats, peak):
               f"{r['compile_s']:.1f} s) | {r['flops'] / 1e9:.1f} GFLOP -> {gflops:.1f} GFLOP/s = "
               f"{100 * gflops / peak:.0f}% of peak | release {release:.2f} s -> ratio "
               f"{release / r['median_s']:.2f}x", flush=True)
+        if side_by_side:
+            ref = _torch_time(size, 8, 120, name != "forward", repeats)
+            print(f"  {'':17s} torch transcription now: {ref:.3f} s -> side-by-side ratio "
+                  f"{ref / r['median_s']:.2f}x", flush=True)
 
 
-def bench_long(lengths, repeats):
+def bench_long(lengths, repeats, side_by_side=False):
     model_cfg = _config("regression")
     graphdef, params, rest, _ = build(model_cfg)
     print(f"\n[regression] forward, B=1, L sweep (window {model_cfg.attention_window})", flush=True)
@@ -139,6 +185,10 @@ def bench_long(lengths, repeats):
         print(f"  L={num_frames:6d} median {r['median_s']:.3f} s ({1e3 * r['median_s'] / num_frames:.3f}"
               f" ms/frame, compile {r['compile_s']:.1f} s), temp memory "
               f"{r['temp_bytes'] / 2 ** 20:.1f} MiB{rel}", flush=True)
+        if side_by_side and num_frames <= 4800:
+            ref = _torch_time("regression", 1, num_frames, False, 1 if num_frames > 1200 else 3)
+            print(f"  {'':7s}torch transcription now: {ref:.3f} s -> side-by-side ratio "
+                  f"{ref / r['median_s']:.1f}x", flush=True)
     base = lengths[0]
     for num_frames in lengths[1:]:
         t = results[num_frames]["median_s"] / results[base]["median_s"]
@@ -158,15 +208,16 @@ def main():
     parser.add_argument("--lengths", nargs="+", type=int, default=[120, 1200, 4800, 19200])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--no-long", action="store_true")
+    parser.add_argument("--torch", action="store_true", help="time the torch transcription too")
     args = parser.parse_args()
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     peak = matmul_peak_gflops()
     print(f"measured fp32 matmul peak (2048^3): {peak:.1f} GFLOP/s (PERFORMANCE.md: ~157)")
     for size in args.sizes:
-        bench_b8(size, args.repeats, peak)
+        bench_b8(size, args.repeats, peak, args.torch)
     if not args.no_long:
-        bench_long(args.lengths, args.repeats)
+        bench_long(args.lengths, args.repeats, args.torch)
 
 
 if __name__ == "__main__":
