@@ -134,3 +134,18 @@ def test_missing_shard_directory_fails_at_start_with_the_path(shard_dirs, tmp_pa
     config.data.simulation.warp_speed = 9
     with pytest.raises(ValueError, match="warp_speed"):
         pipeline.make_dataset(config, process_index=0, process_count=1)
+
+
+def test_a_checkpoint_restores_into_a_recipe_with_another_dataset(shard_dirs):
+    walks_only = make_config(shard_dirs, datasets=["walks"])
+    iterator = pipeline.make_iterator(walks_only, process_index=0, process_count=1)
+    take(iterator, 2)
+    state = iterator.get_state()
+    continued = take(iterator, 2)                            # 8 more walks samples
+    mixed = pipeline.make_iterator(make_config(shard_dirs), process_index=0, process_count=1)
+    mixed.set_state(state)                                   # state is keyed by dataset name
+    batches = take(mixed, 4)
+    walks = np.concatenate([b["joints_w"][b["dataset"] == 0] for b in batches])
+    expected = np.concatenate([b["joints_w"] for b in continued])
+    assert walks.shape[0] >= 4
+    np.testing.assert_array_equal(walks[:4], expected[:4])   # walks continue where they were

@@ -124,8 +124,9 @@ def make_dataset(config, local_batch_size: int | None = None, process_index: int
             .random_map(SampleTransform(data_config, name, dataset_id))
             .to_iter_dataset(read_options))
     weights = {name: float(data_config.weights[name]) for name in components}
-    mixed = grain.IterDataset.mix(components, weights) if len(components) > 1 else \
-        next(iter(components.values()))
+    # Always a named mix, even of one dataset: the iterator state is then keyed by dataset name,
+    # so a checkpoint restores into a recipe with more datasets or other weights (grain 0.2.15+).
+    mixed = grain.IterDataset.mix(components, weights)
     batched = mixed.batch(local_batch_size, drop_remainder=True)
     num_workers = int(data_config.get("num_workers", 0))
     if num_workers > 0:
