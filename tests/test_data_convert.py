@@ -328,3 +328,18 @@ def test_humanml3d_trims_like_the_notebook():
                                                  120.0)
     assert (start, end) == (3.5, 4.5)
     assert humanml3d.source_window_seconds(10, 30, "KIT/3/walk_poses", 100.0) == (0.5, 1.5)
+
+
+def test_amass_files_with_an_object_gender_field(tmp_path):
+    # Some AMASS releases pickle `gender` as an object array; the converter still reads them.
+    truth = fixtures.write_amass(tmp_path / "amass")
+    name = "CMU/01/01_01_stageii"
+    path = tmp_path / "amass" / f"{name}.npz"
+    with np.load(path) as data:
+        fields = {k: data[k] for k in data.files}
+    fields["gender"] = np.asarray(["male"], dtype=object)
+    np.savez(path, **fields)
+    run("amass", tmp_path / "amass", tmp_path / "out")
+    record = by_name(tmp_path / "out")[name]
+    assert str(record["gender"]) == "male"
+    assert record["transl"].shape[0] == (truth[name]["poses"].shape[0] - 1) // 2 + 1

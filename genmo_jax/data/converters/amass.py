@@ -29,27 +29,26 @@ def load_sequence(path: str | os.PathLike) -> dict | None:
 
     Returns None for files without a motion (shape.npz). ValueError names the file and field.
     """
-    with np.load(path, allow_pickle=False) as data:
-        if "poses" not in data.files:
-            return None
-        for field in ("trans",):
-            if field not in data.files:
-                raise ValueError(f"{str(path)!r}: AMASS field {field!r} missing")
-        if "mocap_framerate" in data.files:
-            fps = float(data["mocap_framerate"])
-        elif "mocap_frame_rate" in data.files:
-            fps = float(data["mocap_frame_rate"])
-        else:
-            raise ValueError(f"{str(path)!r}: neither 'mocap_framerate' nor 'mocap_frame_rate'")
-        poses = np.asarray(data["poses"], np.float64)
-        if poses.ndim != 2 or poses.shape[1] < 66:
-            raise ValueError(f"{str(path)!r}: 'poses' has shape {poses.shape}, expected (F, >=66)")
-        trans = np.asarray(data["trans"], np.float64)
-        if trans.shape != (poses.shape[0], 3):
-            raise ValueError(f"{str(path)!r}: 'trans' has shape {trans.shape}, expected "
-                             f"({poses.shape[0]}, 3)")
-        betas = np.asarray(data["betas"], np.float64) if "betas" in data.files else None
-        gender = common.normalise_gender(data["gender"]) if "gender" in data.files else "neutral"
+    data = common.load_npz(path)
+    if "poses" not in data:
+        return None
+    if "trans" not in data:
+        raise ValueError(f"{str(path)!r}: AMASS field 'trans' missing")
+    if "mocap_framerate" in data:
+        fps = float(data["mocap_framerate"])
+    elif "mocap_frame_rate" in data:
+        fps = float(data["mocap_frame_rate"])
+    else:
+        raise ValueError(f"{str(path)!r}: neither 'mocap_framerate' nor 'mocap_frame_rate'")
+    poses = np.asarray(data["poses"], np.float64)
+    if poses.ndim != 2 or poses.shape[1] < 66:
+        raise ValueError(f"{str(path)!r}: 'poses' has shape {poses.shape}, expected (F, >=66)")
+    trans = np.asarray(data["trans"], np.float64)
+    if trans.shape != (poses.shape[0], 3):
+        raise ValueError(f"{str(path)!r}: 'trans' has shape {trans.shape}, expected "
+                         f"({poses.shape[0]}, 3)")
+    betas = np.asarray(data["betas"], np.float64) if "betas" in data else None
+    gender = common.normalise_gender(data["gender"]) if "gender" in data else "neutral"
     return dict(poses=poses[:, :66].reshape(-1, 22, 3), trans=trans, betas=betas,
                 gender=gender, fps=fps)
 

@@ -43,16 +43,15 @@ def items(src: str, split: str | None = None, **_) -> list[tuple[str, dict]]:
 
 
 def convert_item(name: str, item: dict, rest_joints_fn, **_):
-    with np.load(item["motion"], allow_pickle=False) as data:
-        for field in ("poses", "trans"):
-            if field not in data.files:
-                raise ValueError(f"{item['motion']!r}: BEAT2 field {field!r} missing")
-        poses = np.asarray(data["poses"], np.float64)[:, :66].reshape(-1, 22, 3)
-        transl = np.asarray(data["trans"], np.float64)
-        betas = np.asarray(data["betas"], np.float64)[:10] if "betas" in data.files else None
-        gender = common.normalise_gender(data["gender"]) if "gender" in data.files else \
-            "neutral"
-        fps = float(data["mocap_frame_rate"]) if "mocap_frame_rate" in data.files else 30.0
+    data = common.load_npz(item["motion"])
+    for field in ("poses", "trans"):
+        if field not in data:
+            raise ValueError(f"{item['motion']!r}: BEAT2 field {field!r} missing")
+    poses = np.asarray(data["poses"], np.float64)[:, :66].reshape(-1, 22, 3)
+    transl = np.asarray(data["trans"], np.float64)
+    betas = np.asarray(data["betas"], np.float64)[:10] if "betas" in data else None
+    gender = common.normalise_gender(data["gender"]) if "gender" in data else "neutral"
+    fps = float(data["mocap_frame_rate"]) if "mocap_frame_rate" in data else 30.0
     poses, transl = common.resample(poses, transl, fps)
     extra = {}
     if Path(item["audio"]).is_file():

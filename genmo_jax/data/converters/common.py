@@ -201,6 +201,19 @@ def normalise_gender(value) -> str:
     return value if value in schema.GENDERS else "neutral"
 
 
+def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """All arrays of an official .npz file. Pickle is used only when the file needs it (some
+    releases store `gender` as an object array); our own records never need it."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    except ValueError as error:
+        if "allow_pickle" not in str(error):
+            raise ValueError(f"{str(path)!r}: unreadable npz ({error})") from error
+    with np.load(path, allow_pickle=True) as data:
+        return {key: data[key] for key in data.files}
+
+
 def relative_name(path: str | os.PathLike, root: str | os.PathLike) -> str:
     """Clip name = path relative to the dataset root, without extension, '/'-separated."""
     rel = os.path.relpath(path, root)
