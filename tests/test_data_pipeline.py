@@ -142,10 +142,11 @@ def test_a_checkpoint_restores_into_a_recipe_with_another_dataset(shard_dirs):
     take(iterator, 2)
     state = iterator.get_state()
     continued = take(iterator, 2)                            # 8 more walks samples
-    mixed = pipeline.make_iterator(make_config(shard_dirs), process_index=0, process_count=1)
+    bigger = make_config(shard_dirs, datasets=["dances", "walks"])   # walks moves to index 1
+    mixed = pipeline.make_iterator(bigger, process_index=0, process_count=1)
     mixed.set_state(state)                                   # state is keyed by dataset name
     batches = take(mixed, 4)
-    walks = np.concatenate([b["joints_w"][b["dataset"] == 0] for b in batches])
+    walks = np.concatenate([b["joints_w"][b["dataset"] == 1] for b in batches])
     expected = np.concatenate([b["joints_w"] for b in continued])
     assert walks.shape[0] >= 4
     np.testing.assert_array_equal(walks[:4], expected[:4])   # walks continue where they were

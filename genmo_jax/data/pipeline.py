@@ -19,6 +19,8 @@ length is always `config.data.window`.
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 from genmo_jax.data import shards
@@ -117,7 +119,8 @@ def make_dataset(config, local_batch_size: int | None = None, process_index: int
     for dataset_id, (name, source) in enumerate(sources.items()):
         components[name] = (
             grain.MapDataset.source(source)
-            .seed(seed + 1000 * dataset_id)
+            # Seeded by name, not position: adding a dataset keeps the others' sequences.
+            .seed((seed + zlib.crc32(name.encode())) % 2**31)
             .shuffle()
             .repeat()
             [process_index::process_count]
