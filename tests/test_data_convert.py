@@ -343,3 +343,13 @@ def test_amass_files_with_an_object_gender_field(tmp_path):
     record = by_name(tmp_path / "out")[name]
     assert str(record["gender"]) == "male"
     assert record["transl"].shape[0] == (truth[name]["poses"].shape[0] - 1) // 2 + 1
+
+
+def test_motionx_z_up_subsets_are_rotated(tmp_path):
+    truth = fixtures.write_motionx(tmp_path / "mx", with_keypoints=False)
+    run("motionx", tmp_path / "mx", tmp_path / "y", up="y")
+    run("motionx", tmp_path / "mx", tmp_path / "z", up="z")
+    y_up, z_up = by_name(tmp_path / "y"), by_name(tmp_path / "z")
+    for name in truth:
+        np.testing.assert_allclose(z_up[name]["joints_w"], y_up[name]["joints_w"] @ A.T,
+                                   atol=1e-5)

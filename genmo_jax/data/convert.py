@@ -73,9 +73,11 @@ def main(argv=None) -> int:
     parser.add_argument("--amass", default=None, help="HumanML3D: AMASS root of pose_data")
     parser.add_argument("--fps", type=float, default=None, help="Motion-X / BVH / BEDLAM label frame rate")
     parser.add_argument("--split", default=None, help="BEAT2: keep one split (train, test, ...)")
+    parser.add_argument("--up", default=None, choices=("y", "z"),
+                        help="Motion-X: up axis of the subset's world (default y)")
     args = parser.parse_args(argv)
     options = {k: v for k, v in (("amass", args.amass), ("fps", args.fps),
-                                 ("split", args.split)) if v is not None}
+                                 ("split", args.split), ("up", args.up)) if v is not None}
     counts = convert(args.dataset, args.src, args.out, body=args.body,
                      records_per_shard=args.records_per_shard, **options)
     print(f"{args.dataset}: {counts['written']} written, {counts['resumed']} already done, "
