@@ -13,6 +13,7 @@ import json
 import os
 from typing import NamedTuple
 
+import jax
 import numpy as np
 from flax import nnx
 
@@ -53,8 +54,13 @@ def flat_variables(model_or_state) -> dict:
     out = {}
     for path, var in state.flat_state():
         value = var.value if hasattr(var, "value") else var
-        out[_join(path)] = np.asarray(value)
+        # abstract modules (nnx.eval_shape) keep their ShapeDtypeStructs
+        out[_join(path)] = value if isinstance(value, jax.ShapeDtypeStruct) else np.asarray(value)
     return out
+
+
+def _shape(x):
+    return tuple(x.shape) if hasattr(x, "shape") else tuple(np.shape(x))
 
 
 def assign_flat(model: nnx.Module, flat: dict, *, source: str = "params") -> None:
@@ -66,10 +72,9 @@ def assign_flat(model: nnx.Module, flat: dict, *, source: str = "params") -> Non
     expected = {_join(p): v for p, v in state.flat_state()}
     missing = sorted(set(expected) - set(flat))
     unknown = sorted(set(flat) - set(expected))
-    bad_shapes = [f"{k}: got {tuple(np.shape(flat[k]))}, model has "
-                  f"{tuple(np.shape(expected[k].value))}"
+    bad_shapes = [f"{k}: got {_shape(flat[k])}, model has {_shape(expected[k].value)}"
                   for k in sorted(set(flat) & set(expected))
-                  if tuple(np.shape(flat[k])) != tuple(np.shape(expected[k].value))]
+                  if _shape(flat[k]) != _shape(expected[k].value)]
     problems = []
     if missing:
         problems.append(f"missing {len(missing)}: {missing}")
@@ -85,7 +90,7 @@ def assign_flat(model: nnx.Module, flat: dict, *, source: str = "params") -> Non
         keys = [int(k) if k.isdigit() else k for k in name.split(".")]
         for k in keys[:-1]:
             node = node[k]
-        node[keys[-1]] = np.asarray(value, dtype=np.asarray(node[keys[-1]]).dtype)
+        node[keys[-1]] = np.asarray(value, dtype=node[keys[-1]].dtype)
     nnx.replace_by_pure_dict(state, pure)
     nnx.update(model, state)
 

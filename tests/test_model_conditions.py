@@ -54,7 +54,11 @@ def _raw(rng, batch, num_frames, image_dim=12):
 
 @pytest.fixture(scope="module")
 def embedder():
-    module = conditions_lib.ConditionEmbedder(_config(), rngs=nnx.Rngs(params=0, dropout=1))
+    # every test here re-draws all variables, so skip the (compile-heavy) initialisers
+    module = nnx.eval_shape(lambda: conditions_lib.ConditionEmbedder(
+        _config(), rngs=nnx.Rngs(params=0, dropout=1)))
+    _randomize(module, 100)
+    nnx.reseed(module, params=0, dropout=1)       # concrete RNG streams for the abstract module
     graphdef, _ = nnx.split(module)
 
     def call(cond, deterministic=True):
