@@ -12,6 +12,7 @@ the identity and at angle pi (small-angle branches use Taylor series behind a "d
 the unused branch never sees 0/0).
 """
 
+import jax
 import jax.numpy as jnp
 
 __all__ = [
@@ -44,6 +45,7 @@ def _normalize(x, axis=-1, eps=1e-12):
     return x / jnp.maximum(_safe_norm(x, axis=axis, keepdims=True), eps)
 
 
+@jax.jit
 def axis_angle_to_matrix(axis_angle):
     """Rodrigues' formula. (..., 3) radians -> (..., 3, 3)."""
     axis_angle = jnp.asarray(axis_angle)
@@ -69,6 +71,7 @@ def axis_angle_to_matrix(axis_angle):
     return eye + sinc[..., None, None] * skew + cosc[..., None, None] * skew_sq
 
 
+@jax.jit
 def quaternion_to_matrix(quaternion):
     """(..., 4) (w, x, y, z), any non-zero norm -> (..., 3, 3) rotation matrix."""
     quaternion = jnp.asarray(quaternion)
@@ -82,6 +85,7 @@ def quaternion_to_matrix(quaternion):
     return jnp.stack([jnp.stack(r, axis=-1) for r in rows], axis=-2)
 
 
+@jax.jit
 def matrix_to_quaternion(matrix):
     """(..., 3, 3) rotation -> (..., 4) unit quaternion (w, x, y, z) with w >= 0.
 
@@ -121,6 +125,7 @@ def matrix_to_quaternion(matrix):
     return jnp.where(quaternion[..., :1] < 0, -quaternion, quaternion)
 
 
+@jax.jit
 def axis_angle_to_quaternion(axis_angle):
     """(..., 3) radians -> (..., 4) unit quaternion (w, x, y, z), w >= 0 for angles <= pi."""
     axis_angle = jnp.asarray(axis_angle)
@@ -134,6 +139,7 @@ def axis_angle_to_quaternion(axis_angle):
     return jnp.concatenate([cos_half, axis_angle * sin_half_over_theta], axis=-1)
 
 
+@jax.jit
 def quaternion_to_axis_angle(quaternion):
     """(..., 4) (w, x, y, z), any non-zero norm -> (..., 3) rotation vector with angle in [0, pi]."""
     quaternion = _normalize(jnp.asarray(quaternion))
@@ -154,17 +160,20 @@ def quaternion_to_axis_angle(quaternion):
     return xyz * scale
 
 
+@jax.jit
 def matrix_to_axis_angle(matrix):
     """(..., 3, 3) rotation -> (..., 3) rotation vector, angle in [0, pi]."""
     return quaternion_to_axis_angle(matrix_to_quaternion(matrix))
 
 
+@jax.jit
 def matrix_to_rotation_6d(matrix):
     """(..., 3, 3) -> (..., 6): the first two rows of R, flattened row-major."""
     matrix = jnp.asarray(matrix)
     return matrix[..., :2, :].reshape(matrix.shape[:-2] + (6,))
 
 
+@jax.jit
 def rotation_6d_to_matrix(rotation_6d):
     """(..., 6) -> (..., 3, 3) by Gram-Schmidt on the two rows; third row = row0 x row1."""
     rotation_6d = jnp.asarray(rotation_6d)
@@ -175,11 +184,13 @@ def rotation_6d_to_matrix(rotation_6d):
     return jnp.stack([b1, b2, b3], axis=-2)
 
 
+@jax.jit
 def axis_angle_to_rotation_6d(axis_angle):
     """(..., 3) radians -> (..., 6)."""
     return matrix_to_rotation_6d(axis_angle_to_matrix(axis_angle))
 
 
+@jax.jit
 def rotation_6d_to_axis_angle(rotation_6d):
     """(..., 6) -> (..., 3) radians, angle in [0, pi]."""
     return matrix_to_axis_angle(rotation_6d_to_matrix(rotation_6d))

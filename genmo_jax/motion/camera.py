@@ -5,6 +5,9 @@ world-to-camera, x_c = R_w2c x_w + t_w2c; intrinsics K (..., 3, 3) in pixels; bo
 `bbx_xys` (..., 3) = (centre x, centre y, side of the square box) in pixels.
 """
 
+import functools
+
+import jax
 import jax.numpy as jnp
 
 from genmo_jax.body.rotations import axis_angle_to_matrix, matrix_to_axis_angle, matrix_to_rotation_6d
@@ -29,6 +32,7 @@ def _focal_and_centre(K):
     return K[..., 0, 0], K[..., :2, 2]
 
 
+@functools.partial(jax.jit, static_argnames="min_scale")
 def pred_cam_to_transl(pred_cam, bbx_xys, K, min_scale=PRED_CAM_MIN_SCALE):
     """Weak-perspective (s, tx, ty) in the bbox -> full-perspective camera translation (SPEC B 1.5).
 
@@ -50,6 +54,7 @@ def pred_cam_to_transl(pred_cam, bbx_xys, K, min_scale=PRED_CAM_MIN_SCALE):
     return jnp.stack([tx, ty, tz], axis=-1)
 
 
+@jax.jit
 def transl_to_pred_cam(transl, bbx_xys, K):
     """Inverse of `pred_cam_to_transl` (the supervision target): s = 2 f / (tz b),
     tx = Tx - tz / f (cx_b - cx), ty = Ty - tz / f (cy_b - cy). (..., 3) -> (..., 3)."""
@@ -63,6 +68,7 @@ def transl_to_pred_cam(transl, bbx_xys, K):
     return jnp.stack([scale, tx, ty], axis=-1)
 
 
+@functools.partial(jax.jit, static_argnames="min_depth")
 def project_points(points_c, K, min_depth=1e-6):
     """Pinhole projection of camera-frame points (..., N, 3) m with K (..., 3, 3) -> (..., N, 2) px.
 
@@ -75,6 +81,7 @@ def project_points(points_c, K, min_depth=1e-6):
     return jnp.einsum("...ij,...nj->...ni", K[..., :2, :2], normalized) + K[..., None, :2, 2]
 
 
+@jax.jit
 def cam_angvel_from_R_w2c(R_w2c, length=None):
     """Camera angular velocity condition: 6D of R_w2c[t+1] R_w2c[t]^T, last frame repeated.
 
@@ -97,6 +104,7 @@ def cam_angvel_from_R_w2c(R_w2c, length=None):
     return matrix_to_rotation_6d(step)
 
 
+@jax.jit
 def bbox_info(bbx_xys, K):
     """CLIFF / BEDLAM bbox condition ((cx_b - cx) / f, (cy_b - cy) / f, b / f): (..., 3)."""
     bbx_xys = jnp.asarray(bbx_xys)
@@ -105,6 +113,7 @@ def bbox_info(bbx_xys, K):
     return shifted / focal[..., None]
 
 
+@functools.partial(jax.jit, static_argnames="min_size")
 def normalize_kp2d_to_bbox(kp2d, bbx_xys, min_size=1e-2):
     """2D keypoints in pixels -> bbox-normalised xy_n = 2 (xy - c_bbox) / s_bbox, in [-1, 1] inside.
 
@@ -123,6 +132,7 @@ def normalize_kp2d_to_bbox(kp2d, bbx_xys, min_size=1e-2):
     return jnp.concatenate([xy, jnp.where(inside, kp2d[..., 2], 0.0)[..., None]], axis=-1)
 
 
+@jax.jit
 def world_to_camera_params(global_orient_w, transl_w, R_w2c, t_w2c, root_offset):
     """World root parameters -> camera-frame root parameters (the body rotates about its root).
 

@@ -1,5 +1,6 @@
 """Contact (static-joint) labels from world joint speed (SPEC B 2.8)."""
 
+import jax
 import jax.numpy as jnp
 
 __all__ = ["CONTACT_SPEED_THRESHOLD", "joint_speed", "contact_labels"]
@@ -7,6 +8,7 @@ __all__ = ["CONTACT_SPEED_THRESHOLD", "joint_speed", "contact_labels"]
 CONTACT_SPEED_THRESHOLD = 0.15  # m/s
 
 
+@jax.jit
 def joint_speed(joints_w, fps=30.0):
     """Forward-difference speed |p[t+1] - p[t]| * fps, last frame repeated.
 
@@ -19,6 +21,7 @@ def joint_speed(joints_w, fps=30.0):
     return jnp.concatenate([step, step[..., -1:, :]], axis=-2)
 
 
+@jax.jit
 def contact_labels(joints_w, threshold=CONTACT_SPEED_THRESHOLD, fps=30.0):
     """True where a joint is static (speed < threshold m/s): (..., L, J, 3) -> (..., L, J) bool.
 

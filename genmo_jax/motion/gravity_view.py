@@ -6,6 +6,7 @@ GV axes expressed in the camera frame (GENMO-refactor semantics, SPEC B 1.4, CON
   camera (camera y pointing down along gravity) R_c2gv = diag(-1, -1, 1).
 """
 
+import jax
 import jax.numpy as jnp
 
 __all__ = ["gravity_view_rotation", "WORLD_GRAVITY"]
@@ -19,6 +20,7 @@ def _safe_normalize(v, eps=1e-9):
     return jnp.where(small, 0.0, v / jnp.sqrt(jnp.where(small, 1.0, norm_sq))), small
 
 
+@jax.jit
 def gravity_view_rotation(R_w2c, gravity_w=WORLD_GRAVITY):
     """Camera-to-GV rotation from the world-to-camera rotation and the world gravity direction.
 

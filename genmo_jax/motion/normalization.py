@@ -5,9 +5,11 @@ only dimensions with std > 1 are scaled, all others are only mean-subtracted; SP
 Statistics are always computed from data by our own code, never hard-coded.
 """
 
+import functools
 import os
 
 import flax.struct
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -96,11 +98,13 @@ def _effective_std(stats, clip_std, eps=1e-6):
     return jnp.maximum(std, 1.0) if clip_std else jnp.maximum(std, eps)
 
 
+@functools.partial(jax.jit, static_argnames="clip_std")
 def normalize(x, stats, clip_std=True):
     """(x - mean) / std_used, std_used = max(std, 1) if clip_std else max(std, 1e-6). (..., D)."""
     return (jnp.asarray(x) - stats.mean) / _effective_std(stats, clip_std)
 
 
+@functools.partial(jax.jit, static_argnames="clip_std")
 def denormalize(x_norm, stats, clip_std=True):
     """Inverse of `normalize`. (..., D)."""
     return jnp.asarray(x_norm) * _effective_std(stats, clip_std) + stats.mean

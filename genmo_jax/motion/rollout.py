@@ -38,6 +38,7 @@ SMOOTH_SIGMA = 3.0  # frames
 SMOOTH_RADIUS = 12  # int(4 sigma + 0.5), as GVHMR's get_gaussian_kernel
 
 
+@jax.jit
 def yaw_matrix(angle):
     """Rotation about +y by `angle` (..., ) radians -> (..., 3, 3)."""
     c, s = jnp.cos(angle), jnp.sin(angle)
@@ -58,6 +59,7 @@ def _safe_atan2(y, x):
     return jnp.where(degenerate, 0.0, jnp.arctan2(y, jnp.where(degenerate, 1.0, x)))
 
 
+@jax.jit
 def yaw_steps(rot_gv, rot_c, cam_rot_step):
     """Yaw angle (..., L) radians about +y of GV_{t+1} relative to GV_t.
 
