@@ -1,0 +1,129 @@
+"""Train-step throughput: steps/s, samples/s, achieved FLOP/s and MFU vs a measured matmul peak.
+
+    python benchmarks/train_step.py --config configs/tiny.py --shards DIR [--devices 8]
+        [--batch 16] [--window 120] [--steps 5] [--set model.latent_dim=512 ...]
+
+Runs the real GENMO train step (dual-mode objective, denoiser, open body) on batches of the
+procedural world (DIR: shards + stats.npz from `python -m genmo_jax.data.procedural` and
+`python -m genmo_jax.data.stats`). FLOPs come from XLA's cost analysis of the compiled step; the
+peak is the best of a few f32 2048^3 matmuls (bf16 4096^3 on GPU) on one device of the same
+machine. --devices N simulates N CPU devices (to show the sharding overhead, not speed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+
+def _parse():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--config", default="configs/tiny.py")
+    p.add_argument("--shards", required=True)
+    p.add_argument("--devices", type=int, default=0, help="simulated CPU devices (0 = as is)")
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--window", type=int, default=120)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--fsdp", type=int, default=1)
+    p.add_argument("--dtype", default="float32")
+    p.add_argument("--set", nargs="*", default=[], help="extra overrides a.b=value")
+    return p.parse_args()
+
+
+def _peak_flops(jax, jnp, dtype):
+    n = 2048 if dtype == "float32" else 4096
+    x = jnp.ones((n, n), dtype)
+    f = jax.jit(lambda a: a @ a)
+    f(x).block_until_ready()
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter()
+        f(x).block_until_ready()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best
+
+
+def main():
+    args = _parse()
+    if args.devices:
+        os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.devices}"
+    sys.path.insert(0, os.getcwd())
+    import jax
+    import jax.numpy as jnp
+    from absl import flags
+    from ml_collections import config_flags  # noqa: F401
+
+    flags.FLAGS.mark_as_parsed()
+    import importlib.util
+
+    from genmo_jax import parallel
+    from genmo_jax.train import genmo_task
+    from genmo_jax.train import state as state_lib
+    from genmo_jax.train import step as step_lib
+
+    spec = importlib.util.spec_from_file_location("bench_config", args.config)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    c = module.get_config()
+    c.data.shard_dirs = {c.data.datasets[0]: args.shards}
+    c.data.datasets = (c.data.datasets[0],)
+    c.data.weights = {c.data.datasets[0]: 1.0}
+    c.data.batch_size, c.data.window = args.batch, args.window
+    c.train.compute_dtype = args.dtype
+    for item in args.set:
+        key, value = item.split("=", 1)
+        node = c
+        *path, last = key.split(".")
+        for part in path:
+            node = node[part]
+        node[last] = type(node[last])(value) if not isinstance(node[last], bool) else \
+            value.lower() in ("1", "true")
+
+    task = genmo_task.GenmoTask()
+    task.setup(c)
+    mesh = parallel.make_mesh(-1, args.fsdp)
+    tx = state_lib.make_optimizer(c.train)
+    mdef, state, shardings = state_lib.init_state(lambda: task.build_model(c), tx, mesh,
+                                                  int(c.mesh.min_shard_size))
+    fn = step_lib.make_train_step(mdef, task.loss_fn, tx, compute_dtype=args.dtype)
+    jitted = step_lib.jit_train_step(fn, shardings, mesh)
+    it = task.make_iterator(c, args.batch, 0, 1)
+    batches = [next(it) for _ in range(args.steps + 1)]
+    it.close()
+    rng = jax.random.key(0)
+    with jax.set_mesh(mesh):
+        glob = [parallel.shard_batch(b, mesh) for b in batches]
+        t0 = time.perf_counter()
+        compiled = jitted.lower(state, glob[0], rng).compile()
+        compile_s = time.perf_counter() - t0
+        cost = compiled.cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        flops = float(cost.get("flops", 0.0))
+        state, m = compiled(state, glob[0], rng)
+        jax.block_until_ready(m)
+        times = []
+        for b in glob[1:]:
+            t = time.perf_counter()
+            state, m = compiled(state, b, rng)
+            jax.block_until_ready(m)
+            times.append(time.perf_counter() - t)
+    times.sort()
+    step_s = times[len(times) // 2]
+    ndev = jax.device_count()
+    peak = _peak_flops(jax, jnp, "float32" if jax.default_backend() == "cpu" else "bfloat16")
+    achieved = flops / step_s
+    params = state_lib.param_count(state["params"])
+    print(f"config={args.config} params={params/1e6:.2f}M B={args.batch} L={args.window} "
+          f"devices={ndev} mesh={dict(mesh.shape)} dtype={args.dtype} backend={jax.default_backend()}")
+    print(f"compile {compile_s:.1f} s; step median {step_s:.3f} s (min {times[0]:.3f}) -> "
+          f"{1/step_s:.2f} steps/s, {args.batch/step_s:.1f} samples/s")
+    print(f"XLA flops/step {flops/1e9:.2f} GFLOP (all devices' program: {'per device' if ndev > 1 else 'total'}); "
+          f"achieved {achieved/1e9:.1f} GFLOP/s; one-device matmul peak {peak/1e9:.1f} GFLOP/s; "
+          f"MFU {achieved / (peak * (1 if ndev > 1 else 1)):.1%} (of one device)")
+    print(f"loss {float(m['loss']):.4f}")
+
+
+if __name__ == "__main__":
+    main()
