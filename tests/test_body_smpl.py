@@ -76,10 +76,14 @@ def _write_smpl_pkl(path, arrays, chumpy=False):
     try:
         for key in ("v_template", "shapedirs", "posedirs", "weights"):
             data[key] = Ch(data[key])
-        with open(path, "wb") as f:
-            pickle.dump(data, f, protocol=2)
+        payload = pickle.dumps(data, protocol=2)
     finally:
         del sys.modules["chumpy"], sys.modules["chumpy.ch"]
+    # The official (Python 2) files name the sparse class by its old module path.
+    payload = payload.replace(b"cscipy.sparse._csc\n", b"cscipy.sparse.csc\n")
+    assert b"cscipy.sparse.csc\n" in payload
+    with open(path, "wb") as f:
+        f.write(payload)
 
 
 @pytest.fixture(scope="module")

@@ -93,11 +93,20 @@ class _ChumpyArray:
 
 
 class _ChumpyFreeUnpickler(pickle.Unpickler):
-    """Unpickles SMPL .pkl files without chumpy installed (chumpy classes -> `_ChumpyArray`)."""
+    """Unpickles SMPL .pkl files without chumpy installed (chumpy classes -> `_ChumpyArray`).
+
+    The official files were pickled by Python 2 with old module paths: `scipy.sparse.csc`
+    (deprecated, gone in SciPy 2) is resolved through the `scipy.sparse` namespace.
+    """
 
     def find_class(self, module, name):
         if module == "chumpy" or module.startswith("chumpy."):
             return _ChumpyArray
+        if module.startswith("scipy.sparse"):
+            import scipy.sparse
+
+            if hasattr(scipy.sparse, name):
+                return getattr(scipy.sparse, name)
         return super().find_class(module, name)
 
 
