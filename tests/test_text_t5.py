@@ -128,3 +128,27 @@ def test_relative_position_buckets_match_transformers():
         ref = T5Attention._relative_position_bucket(rel, bidirectional=True, num_buckets=num_buckets,
                                                     max_distance=max_distance)
         np.testing.assert_array_equal(ours, ref.numpy())
+
+
+@pytest.mark.ref
+def test_t5_loads_sharded_seq2seq_checkpoints(tmp_path, spm_model):
+    """A whole T5ForConditionalGeneration saved in several shards: decoder ignored, encoder equal."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    import shutil
+
+    torch.manual_seed(3)
+    config = transformers.T5Config(vocab_size=2000, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
+                                   feed_forward_proj="gated-gelu", dropout_rate=0.0)
+    model = transformers.T5ForConditionalGeneration(config).eval()
+    model.save_pretrained(tmp_path, safe_serialization=True, max_shard_size="200KB")
+    assert (tmp_path / "model.safetensors.index.json").is_file()
+    shutil.copy(spm_model, tmp_path / "spiece.model")
+    ours = t5.T5TextEncoder(tmp_path)
+    texts = ["someone waves with both hands"]
+    states, mask = ours.encode(texts)
+    ids, _ = ours.tokenize(texts)
+    with torch.no_grad():
+        ref = model.encoder(input_ids=torch.as_tensor(ids, dtype=torch.long),
+                            attention_mask=torch.as_tensor(mask, dtype=torch.long)).last_hidden_state
+    np.testing.assert_allclose(states, ref.numpy() * mask[..., None], atol=1e-4)
