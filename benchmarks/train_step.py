@@ -78,8 +78,13 @@ def main():
         *path, last = key.split(".")
         for part in path:
             node = node[part]
-        node[last] = type(node[last])(value) if not isinstance(node[last], bool) else \
-            value.lower() in ("1", "true")
+        old = node[last]
+        if isinstance(old, bool):
+            node[last] = value.lower() in ("1", "true")
+        elif isinstance(old, tuple):
+            node[last] = tuple(v for v in value.split(",") if v)
+        else:
+            node[last] = type(old)(value)
 
     task = genmo_task.GenmoTask()
     task.setup(c)

@@ -9,6 +9,8 @@ def get_config(arg=None):
     c.model.num_layers = 16
     c.model.num_heads = 8
     c.model.text_dim = 1024          # T5-3B hidden size
+    c.model.conditions = ("obs", "f_cliffcam", "f_imgseq", "f_cam_angvel", "encoded_music",
+                          "encoded_audio")
     c.text.encoder = "t5"
     c.text.path = "checkpoints/t5-3b"
     # SPEC B 4.3: AdamW 2e-4, wd 0.01, clip 0.5, batch 128, L 120, 500k steps, x0.5 halvings.

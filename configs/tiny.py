@@ -22,7 +22,9 @@ def get_config(arg=None):
     c.model.text_blocks = True       # one text cross-attention block before every layer
     c.model.text_dim = 384           # MiniLM hidden size
     c.model.max_text_len = 50
-    c.model.conditions = ("obs", "f_cliffcam", "f_imgseq", "f_cam_angvel", "encoded_music", "encoded_audio")
+    # No "encoded_audio": no tiny dataset has speech audio, and its raw-waveform conv encoder is
+    # ~90% of the tiny train step's FLOPs (benchmarks/RESULTS.md, "Train step"). full.py has it.
+    c.model.conditions = ("obs", "f_cliffcam", "f_imgseq", "f_cam_angvel", "encoded_music")
     c.model.image_feature_dim = 1024
     c.model.music_dim = 35
     c.model.clip_std = True          # std := max(std, 1) in normalisation (SPEC A3, the release)
@@ -39,7 +41,7 @@ def get_config(arg=None):
     # ---- training (genmo_jax/train; owned by the training issue) ----
     c.train = ml_collections.ConfigDict()
     c.train.task = "genmo"           # what is optimised: the GENMO dual-mode objective
-    c.train.num_steps = 3000         # TOTAL optimizer steps: a rerun on the same workdir resumes up to it
+    c.train.num_steps = 300          # TOTAL optimizer steps: a rerun on the same workdir resumes up to it
     # the global batch is data.batch_size (below), split over processes and devices
     c.train.grad_accum_steps = 1     # micro-batches per step (lax.scan); data.batch_size must divide
     c.train.lr = 1e-3
@@ -47,7 +49,7 @@ def get_config(arg=None):
     c.train.lr_milestones = ()       # multistep: steps where lr *= lr_decay_factor
     c.train.lr_decay_factor = 0.5
     c.train.lr_end_factor = 0.05     # cosine: final lr / lr
-    c.train.warmup_steps = 100
+    c.train.warmup_steps = 30
     c.train.weight_decay = 0.01      # AdamW, PyTorch default, applied to every parameter
     c.train.b1 = 0.9
     c.train.b2 = 0.999
@@ -61,8 +63,9 @@ def get_config(arg=None):
     c.train.text_drop_prob = 0.1     # classifier-free guidance dropout, per sample (SPEC B 2.7)
     c.train.music_drop_prob = 0.1
     c.train.audio_drop_prob = 0.1
-    c.train.log_every = 25
-    c.train.eval_every = 500         # 0 = no periodic evaluation
+    c.train.log_every = 10
+    c.train.eval_every = 100         # 0 = no periodic evaluation
+    c.train.compile_cache = True     # persistent XLA cache in <workdir>/xla_cache: fast resumes
     c.train.progress_bar = True
 
     c.mesh = ml_collections.ConfigDict()
@@ -71,7 +74,7 @@ def get_config(arg=None):
     c.mesh.min_shard_size = 4096     # leaves with fewer elements are replicated
 
     c.checkpoint = ml_collections.ConfigDict()
-    c.checkpoint.save_every = 500
+    c.checkpoint.save_every = 100
     c.checkpoint.keep = 3            # most recent checkpoints kept
     c.checkpoint.keep_every = 0      # also keep every N-th step (0 = off)
     c.checkpoint.async_save = True

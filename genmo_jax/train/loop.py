@@ -88,6 +88,9 @@ def run(config, workdir: str, task: Task | None = None) -> RunResult:
         with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
             f.write(config.to_json_best_effort(indent=2))
 
+    if bool(tc.get("compile_cache", False)) and "://" not in workdir:
+        # Resumes (preemption, a raised num_steps) skip the compile of the step.
+        jax.config.update("jax_compilation_cache_dir", os.path.join(workdir, "xla_cache"))
     mesh = parallel.make_mesh(int(config.mesh.data), int(config.mesh.fsdp))
     tx = state_lib.make_optimizer(tc)
     schedule = state_lib.learning_rate_schedule(tc)
