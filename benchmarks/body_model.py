@@ -57,6 +57,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 1024])
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--torch-device", default="cpu", help="where smplx runs: cpu or cuda")
     args = parser.parse_args()
     try:
         import smplx
@@ -72,11 +73,11 @@ def main():
     lbs = jax.jit(forward)
     if smplx is not None:
         torch.set_grad_enabled(False)
-        reference = smplx.SMPL(path, num_betas=10, vertex_ids=defaultdict(int))
+        reference = smplx.SMPL(path, num_betas=10, vertex_ids=defaultdict(int)).to(args.torch_device)
         from smplx.lbs import batch_rigid_transform, batch_rodrigues, blend_shapes, vertices2joints
 
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}; torch {torch.__version__ if torch else '-'} "
-          f"threads {torch.get_num_threads() if torch else '-'}; model {path} (V=6890, J=24)")
+    print(f"jax {jax.__version__} on {jax.devices()[0].device_kind}; torch {torch.__version__ if torch else '-'} "
+          f"on {args.torch_device} threads {torch.get_num_threads() if torch else '-'}; model {path} (V=6890, J=24)")
     print(f"{'batch':>6} {'path':<22} {'genmo-jax us/frame':>19} {'smplx us/frame':>15} {'smplx/jax':>10}")
     rng = np.random.default_rng(1)
     for batch in args.batches:
@@ -91,11 +92,14 @@ def main():
         jax_lbs = best_seconds(lambda: jax.block_until_ready(lbs(model, **jax_inputs)), args.repeats)
         ref_fk = ref_lbs = None
         if smplx is not None:
-            t = {k: torch.from_numpy(v) for k, v in inputs.items()}
-            body_pose69 = torch.cat([t["body_pose"], torch.zeros(batch, 6)], -1)
+            t = {k: torch.from_numpy(v).to(args.torch_device) for k, v in inputs.items()}
+            body_pose69 = torch.cat([t["body_pose"], torch.zeros(batch, 6, device=args.torch_device)], -1)
+            sync = torch.cuda.synchronize if args.torch_device.startswith("cuda") else (lambda: None)
 
             def smplx_forward():
-                return reference(betas=t["betas"], global_orient=t["global_orient"], body_pose=body_pose69, transl=t["transl"])
+                out = reference(betas=t["betas"], global_orient=t["global_orient"], body_pose=body_pose69, transl=t["transl"])
+                sync()
+                return out
 
             def smplx_skeleton():
                 # What smplx does for joints only: shape blend, joint regression, Rodrigues, chain.
@@ -104,13 +108,19 @@ def main():
                 pose = torch.cat([t["global_orient"], body_pose69], -1).reshape(-1, 3)
                 rots = batch_rodrigues(pose).reshape(batch, 24, 3, 3)
                 posed, _ = batch_rigid_transform(rots, joints_rest, reference.parents)
+                sync()
                 return posed + t["transl"][:, None]
 
             ref_fk = best_seconds(smplx_skeleton, args.repeats)
             ref_lbs = best_seconds(smplx_forward, args.repeats)
+            ref_out = smplx_forward()
+            ours = lbs(model, **jax_inputs)
+            err_v = np.abs(np.asarray(ours["vertices"]) - ref_out.vertices.cpu().numpy()).max()
+            err_j = np.abs(np.asarray(fk(model, **jax_inputs)) - ref_out.joints.cpu().numpy()[:, :24]).max()
+            print(f"{batch:>6} max |genmo-jax - smplx|: vertices {err_v:.2e} m, FK joints {err_j:.2e} m")
         for name, mine, ref in (("skeleton FK (24 j)", jax_fk, ref_fk), ("full LBS (6890 v)", jax_lbs, ref_lbs)):
-            ref_text = f"{1e6 * ref / batch:15.1f} {ref / mine:10.2f}" if ref is not None else f"{'-':>15} {'-':>10}"
-            print(f"{batch:>6} {name:<22} {1e6 * mine / batch:19.1f} {ref_text}")
+            ref_text = f"{1e6 * ref / batch:15.2f} {ref / mine:10.2f}" if ref is not None else f"{'-':>15} {'-':>10}"
+            print(f"{batch:>6} {name:<22} {1e6 * mine / batch:19.2f} {ref_text}")
 
 
 if __name__ == "__main__":
