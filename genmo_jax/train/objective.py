@@ -234,6 +234,41 @@ def genmo_terms(model, batch: dict, key: jax.Array, spec: ObjectiveSpec) -> dict
     return out_terms
 
 
+def estimation_mpjpe(model, batch: dict, spec: ObjectiveSpec):
+    """Estimation mode (x_t = 0, t = 999, no dropout, conditions as given) -> (MPJPE of the
+    root-relative camera-frame 22 joints in mm over valid 3D-supervised frames, the same for
+    the statistics' mean motion with the GT shape: the "ignores its input" baseline)."""
+    batch = _sanitize(batch)
+    B, L = batch["obs"].shape[:2]
+    length = batch["length"]
+    cond = {"obs": batch["obs"], "f_cliffcam": batch["f_cliffcam"],
+            "has_2d": _bool(batch["has_2d_mask"]), "f_imgseq": batch["img_feat"],
+            "has_img": _bool(batch["has_img_mask"]), "cam_angvel": batch["cam_angvel"],
+            "has_cam": _bool(batch["has_cam_mask"]), "music": batch["music_feat"],
+            "has_music": _bool(batch["has_music_mask"]), "audio": batch["audio"],
+            "has_audio": _bool(batch["has_audio_mask"])}
+    feats = model.embed_conditions(cond, deterministic=True)
+    out = model(jnp.zeros((B, L, representation.MOTION_DIM), jnp.float32),
+                jnp.full((B,), ESTIMATION_T, jnp.int32), feats["f_cond"], length,
+                deterministic=True)
+    zero_t = jnp.zeros((B, L, 3), jnp.float32)
+    gt, _ = body_points(spec.body, batch["body_pose"], batch["betas"], batch["global_orient_c"],
+                        zero_t)
+    gt = gt - gt[..., :1, :]
+    mask = losses.valid_mask(length, L) & ~_bool(batch["flag_2d_only"])[:, None]
+
+    def mpjpe(x_norm):
+        dec = representation.decode_motion(
+            normalization.denormalize(x_norm, spec.stats, spec.clip_std))
+        joints, _ = body_points(spec.body, dec["body_pose"], batch["betas"],
+                                dec["global_orient_c"], zero_t)
+        err = jnp.linalg.norm(joints - joints[..., :1, :] - gt, axis=-1).mean(-1)
+        return 1000.0 * jnp.sum(jnp.where(mask, err, 0.0)) / jnp.maximum(mask.sum(), 1)
+
+    mean_x = jnp.zeros((B, L, representation.MOTION_DIM), jnp.float32)   # normalised mean
+    return mpjpe(out["x0"].astype(jnp.float32)), mpjpe(mean_x)
+
+
 def weighted_total(terms: dict, weights: dict) -> jax.Array:
     return sum(float(weights[name.split("/", 1)[1]]) * v for name, v in terms.items())
 
