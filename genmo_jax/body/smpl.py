@@ -153,7 +153,9 @@ def _resolve_path(path, gender):
         for name in names:
             if os.path.isfile(os.path.join(path, name)):
                 return os.path.join(path, name)
-        raise FileNotFoundError(f"{path}: no body model file for gender '{gender}' (looked for {', '.join(names)})")
+        raise FileNotFoundError(
+            f"{path}: no body model file for gender '{gender}' (looked for {', '.join(names)})"
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"body model file not found: {path}")
     return path
@@ -197,8 +199,11 @@ def load_body_model(path, num_betas=10, gender="neutral", flat_hand_mean=False):
         arrays["shapedirs"] = shapedirs
     check("shapedirs", shapedirs.shape[:2] == (num_vertices, 3), f"({num_vertices}, 3, S)")
     posedirs = arrays["posedirs"]
-    check("posedirs", posedirs.shape == (num_vertices, 3, 9 * (num_joints - 1)), f"({num_vertices}, 3, {9 * (num_joints - 1)})")
-    check("J_regressor", arrays["J_regressor"].shape == (num_joints, num_vertices), f"({num_joints}, {num_vertices})")
+    num_correctives = 9 * (num_joints - 1)
+    check("posedirs", posedirs.shape == (num_vertices, 3, num_correctives),
+          f"({num_vertices}, 3, {num_correctives})")
+    check("J_regressor", arrays["J_regressor"].shape == (num_joints, num_vertices),
+          f"({num_joints}, {num_vertices})")
     check("weights", arrays["weights"].shape == (num_vertices, num_joints), f"({num_vertices}, {num_joints})")
     check("f", arrays["f"].ndim == 2 and arrays["f"].shape[1] == 3, "(F, 3)")
     if num_betas < 1:
@@ -224,11 +229,15 @@ def load_body_model(path, num_betas=10, gender="neutral", flat_hand_mean=False):
     if "coco_regressor" in data:
         coco_regressor = _to_numpy(data["coco_regressor"], path, "coco_regressor")
         if coco_regressor.shape != (17, num_vertices):
-            raise ValueError(f"{path}: key 'coco_regressor' has shape {coco_regressor.shape}, expected (17, {num_vertices})")
+            raise ValueError(
+                f"{path}: key 'coco_regressor' has shape {coco_regressor.shape}, "
+                f"expected (17, {num_vertices})"
+            )
         coco_regressor = jnp.asarray(coco_regressor, jnp.float32)
     if "sparse_vertex_ids" in data:
         sparse_vertex_ids = _to_numpy(data["sparse_vertex_ids"], path, "sparse_vertex_ids").reshape(-1)
-        if sparse_vertex_ids.size and (sparse_vertex_ids.min() < 0 or sparse_vertex_ids.max() >= num_vertices):
+        out_of_range = (sparse_vertex_ids < 0) | (sparse_vertex_ids >= num_vertices)
+        if out_of_range.any():
             raise ValueError(f"{path}: key 'sparse_vertex_ids' has indices outside [0, {num_vertices})")
         sparse_vertex_ids = jnp.asarray(sparse_vertex_ids, jnp.int32)
 
@@ -243,7 +252,8 @@ def load_body_model(path, num_betas=10, gender="neutral", flat_hand_mean=False):
         faces=jnp.asarray(arrays["f"].astype(np.int64), jnp.int32),
         pose_mean=jnp.asarray(pose_mean),
         joint_template=jnp.asarray(j_regressor @ v_template.astype(np.float64), jnp.float32),
-        joint_shapedirs=jnp.asarray(np.einsum("jv,vcs->jcs", j_regressor, shapedirs.astype(np.float64)), jnp.float32),
+        joint_shapedirs=jnp.asarray(np.einsum("jv,vcs->jcs", j_regressor, shapedirs.astype(np.float64)),
+                                    jnp.float32),
         coco_regressor=coco_regressor,
         sparse_vertex_ids=sparse_vertex_ids,
         parents=tuple(parents),
@@ -281,7 +291,8 @@ def _full_pose(model, global_orient, body_pose, num_joints):
     given = per_joint.shape[-2]
     if body_pose.shape[-1] % 3 or given not in (_NUM_BODY_POSE_JOINTS, total - 1):
         raise ValueError(
-            f"body_pose last axis must be 63 or {3 * (total - 1)} for a {total}-joint model, got {body_pose.shape[-1]}"
+            f"body_pose last axis must be 63 or {3 * (total - 1)} for a {total}-joint model, "
+            f"got {body_pose.shape[-1]}"
         )
     lead = jnp.broadcast_shapes(jnp.shape(global_orient)[:-1], per_joint.shape[:-2])
     pose = jnp.concatenate(
@@ -307,11 +318,17 @@ def _shape_betas(model, betas):
     return betas
 
 
+def _rest_joints(model, betas, num_joints):
+    """J(beta) of the first num_joints joints; betas already padded to S. (..., J', 3) m."""
+    shapedirs = model.joint_shapedirs[:num_joints]
+    shape_offsets = jnp.einsum("...s,jcs->...jc", betas, shapedirs, precision=_HIGHEST)
+    return model.joint_template[:num_joints] + shape_offsets
+
+
 @jax.jit
 def rest_joints(model, betas):
     """Rest-pose joint positions J(beta): (..., S') -> (..., J, 3) metres (all J joints)."""
-    betas = _shape_betas(model, betas)
-    return model.joint_template + jnp.einsum("...s,jcs->...jc", betas, model.joint_shapedirs, precision=_HIGHEST)
+    return _rest_joints(model, _shape_betas(model, betas), model.num_joints)
 
 
 def _global_transforms(parents, rotations, joints_rest):
@@ -362,7 +379,7 @@ def skeleton_forward(model, betas, global_orient, body_pose, transl):
     pose = _full_pose(model, global_orient, body_pose, num)
     betas = _shape_betas(model, betas)
     betas, transl, pose = _broadcast_inputs(betas, global_orient, transl, pose)
-    joints_rest = model.joint_template[:num] + jnp.einsum("...s,jcs->...jc", betas, model.joint_shapedirs[:num], precision=_HIGHEST)
+    joints_rest = _rest_joints(model, betas, num)
     _, joints = _global_transforms(parents, axis_angle_to_matrix(pose), joints_rest)
     return joints + transl[..., None, :]
 
@@ -381,21 +398,21 @@ def forward(model, betas, global_orient, body_pose, transl, vertex_ids=None):
     betas = _shape_betas(model, betas)
     betas, transl, pose = _broadcast_inputs(betas, global_orient, transl, pose)
     rotations = axis_angle_to_matrix(pose)
-    joints_rest = model.joint_template + jnp.einsum("...s,jcs->...jc", betas, model.joint_shapedirs, precision=_HIGHEST)
+    joints_rest = _rest_joints(model, betas, num_joints)
     global_rot, joints = _global_transforms(model.parents, rotations, joints_rest)
 
-    v_template, shapedirs, posedirs, weights = model.v_template, model.shapedirs, model.posedirs, model.weights
+    v_template, shapedirs = model.v_template, model.shapedirs
+    posedirs, weights = model.posedirs, model.weights
     if vertex_ids is not None:
         vertex_ids = jnp.asarray(vertex_ids)
         v_template, shapedirs = v_template[vertex_ids], shapedirs[vertex_ids]
         posedirs, weights = posedirs[:, vertex_ids], weights[vertex_ids]
     eye = jnp.eye(3, dtype=rotations.dtype)
     pose_feature = (rotations[..., 1:, :, :] - eye).reshape(rotations.shape[:-3] + (-1,))
-    v_posed = (
-        v_template
-        + jnp.einsum("...s,vcs->...vc", betas, shapedirs, precision=_HIGHEST)
-        + jnp.matmul(pose_feature, posedirs.reshape(posedirs.shape[0], -1), precision=_HIGHEST).reshape(pose_feature.shape[:-1] + posedirs.shape[1:])
-    )
+    shape_offsets = jnp.einsum("...s,vcs->...vc", betas, shapedirs, precision=_HIGHEST)
+    # (..., P) @ (P, 3V): a plain matmul (see the module docstring on the posedirs layout).
+    pose_offsets = jnp.matmul(pose_feature, posedirs.reshape(posedirs.shape[0], -1), precision=_HIGHEST)
+    v_posed = v_template + shape_offsets + pose_offsets.reshape(pose_feature.shape[:-1] + posedirs.shape[1:])
     # Skinning transform of joint j maps rest-pose points: x -> G_R x + (G_t - G_R J_rest).
     joint_shift = joints - jnp.einsum("...jab,...jb->...ja", global_rot, joints_rest, precision=_HIGHEST)
     vertex_rot = jnp.einsum("vj,...jab->...vab", weights, global_rot, precision=_HIGHEST)

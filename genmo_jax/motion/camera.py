@@ -82,7 +82,8 @@ def project_points(points_c, K, min_depth=1e-6):
     K = jnp.asarray(K)
     depth = jnp.maximum(points_c[..., 2:3], min_depth)
     normalized = points_c[..., :2] / depth
-    return jnp.einsum("...ij,...nj->...ni", K[..., :2, :2], normalized, precision=_HIGHEST) + K[..., None, :2, 2]
+    pixels = jnp.einsum("...ij,...nj->...ni", K[..., :2, :2], normalized, precision=_HIGHEST)
+    return pixels + K[..., None, :2, 2]
 
 
 @jax.jit
@@ -148,5 +149,6 @@ def world_to_camera_params(global_orient_w, transl_w, R_w2c, t_w2c, root_offset)
     R_w2c = jnp.asarray(R_w2c)
     root_offset = jnp.asarray(root_offset)
     rot_c = jnp.matmul(R_w2c, axis_angle_to_matrix(global_orient_w), precision=_HIGHEST)
-    transl_c = jnp.einsum("...ij,...j->...i", R_w2c, jnp.asarray(transl_w) + root_offset, precision=_HIGHEST) + t_w2c - root_offset
+    root_c = jnp.einsum("...ij,...j->...i", R_w2c, jnp.asarray(transl_w) + root_offset, precision=_HIGHEST)
+    transl_c = root_c + t_w2c - root_offset
     return matrix_to_axis_angle(rot_c), transl_c

@@ -37,7 +37,8 @@ def gravity_view_rotation(R_w2c, gravity_w=WORLD_GRAVITY):
     """
     R_w2c = jnp.asarray(R_w2c)
     gravity_w = jnp.asarray(gravity_w, R_w2c.dtype)
-    gravity_c = jnp.einsum("...ij,...j->...i", R_w2c, jnp.broadcast_to(gravity_w, R_w2c.shape[:-1]), precision=_HIGHEST)
+    gravity_w = jnp.broadcast_to(gravity_w, R_w2c.shape[:-1])
+    gravity_c = jnp.einsum("...ij,...j->...i", R_w2c, gravity_w, precision=_HIGHEST)
     y_axis, _ = _safe_normalize(-gravity_c)
     optical = jnp.zeros_like(y_axis).at[..., 2].set(1.0)
     z_axis, degenerate = _safe_normalize(optical - jnp.sum(optical * y_axis, -1, keepdims=True) * y_axis)

@@ -13,7 +13,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["NormStats", "StatsAccumulator", "compute_stats", "save_stats", "load_stats", "normalize", "denormalize"]
+__all__ = [
+    "NormStats",
+    "StatsAccumulator",
+    "compute_stats",
+    "save_stats",
+    "load_stats",
+    "normalize",
+    "denormalize",
+]
 
 
 @flax.struct.dataclass
@@ -59,7 +67,8 @@ class StatsAccumulator:
         mean_centred = self.total / self.count
         var = np.maximum(self.total_sq / self.count - mean_centred**2, 0.0)
         return NormStats(
-            mean=jnp.asarray(mean_centred + self._shift, jnp.float32), std=jnp.asarray(np.sqrt(var), jnp.float32)
+            mean=jnp.asarray(mean_centred + self._shift, jnp.float32),
+            std=jnp.asarray(np.sqrt(var), jnp.float32),
         )
 
 

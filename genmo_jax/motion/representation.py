@@ -88,7 +88,9 @@ def local_transl_velocity(global_orient_w, transl_w, length=None, velocity_conve
     build targets compatible with the released weights (SPEC B 1.3).
     """
     if velocity_convention not in VELOCITY_CONVENTIONS:
-        raise ValueError(f"velocity_convention must be one of {VELOCITY_CONVENTIONS}, got {velocity_convention!r}")
+        raise ValueError(
+            f"velocity_convention must be one of {VELOCITY_CONVENTIONS}, got {velocity_convention!r}"
+        )
     rot_w = axis_angle_to_matrix(global_orient_w)
     vel_w = _frame_difference(jnp.asarray(transl_w), length)
     pattern = "...ji,...j->...i" if velocity_convention == "gvhmr" else "...ij,...j->...i"
@@ -122,7 +124,8 @@ def encode_motion(smpl_params_c, smpl_params_w, R_c2gv, velocity_convention="gvh
     betas = jnp.asarray(smpl_params_c["betas"])
     if betas.shape[-1] != NUM_BETAS:
         raise ValueError(f"smpl_params_c['betas'] must end in {NUM_BETAS}, got shape {betas.shape}")
-    body_6d = matrix_to_rotation_6d(axis_angle_to_matrix(body_pose.reshape(body_pose.shape[:-1] + (NUM_BODY_JOINTS, 3))))
+    per_joint = body_pose.reshape(body_pose.shape[:-1] + (NUM_BODY_JOINTS, 3))
+    body_6d = matrix_to_rotation_6d(axis_angle_to_matrix(per_joint))
     rot_c = axis_angle_to_matrix(smpl_params_c["global_orient"])
     rot_gv = jnp.matmul(R_c2gv, rot_c, precision=_HIGHEST)
     local_vel = local_transl_velocity(

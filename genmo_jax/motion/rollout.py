@@ -72,7 +72,8 @@ def yaw_steps(rot_gv, rot_c, cam_rot_step):
     """
     r_c2gv = jnp.matmul(rot_gv, jnp.swapaxes(rot_c, -1, -2), precision=_HIGHEST)
     view = r_c2gv[..., :, 2]  # camera t optical axis in GV_t
-    view_next = jnp.matmul(r_c2gv, jnp.swapaxes(cam_rot_step, -1, -2), precision=_HIGHEST)[..., :, 2]  # camera t+1 axis in GV_t
+    # Camera t+1's optical axis in GV_t.
+    view_next = jnp.matmul(r_c2gv, jnp.swapaxes(cam_rot_step, -1, -2), precision=_HIGHEST)[..., :, 2]
     # Signed angle about +y from the next heading to the current one (horizontal components
     # only): the release's normalise(view_next x view) * acos(view . view_next), written with
     # atan2 so that tiny steps keep float32 precision.
@@ -107,7 +108,15 @@ def gaussian_smooth(values, sigma=SMOOTH_SIGMA, radius=SMOOTH_RADIUS, length=Non
 
 
 @functools.partial(jax.jit, static_argnames=("smooth", "release_indexing"))
-def rollout_world(global_orient_gv, global_orient_c, cam_angvel, local_transl_vel, smooth=True, length=None, release_indexing=False):
+def rollout_world(
+    global_orient_gv,
+    global_orient_c,
+    cam_angvel,
+    local_transl_vel,
+    smooth=True,
+    length=None,
+    release_indexing=False,
+):
     """World root orientation and translation from decoded values (batch version).
 
     Args:
@@ -160,7 +169,8 @@ def rollout_step(state, global_orient_gv, global_orient_c, cam_angvel, local_tra
     out = {"global_orient": matrix_to_axis_angle(rot_w), "transl": state["transl"]}
     new_state = {
         "heading": state["heading"] + step,
-        "transl": state["transl"] + jnp.einsum("...ij,...j->...i", rot_w, local_transl_vel, precision=_HIGHEST),
+        "transl": state["transl"]
+        + jnp.einsum("...ij,...j->...i", rot_w, local_transl_vel, precision=_HIGHEST),
     }
     return new_state, out
 
@@ -169,6 +179,7 @@ def rollout_step(state, global_orient_gv, global_orient_c, cam_angvel, local_tra
 def rollout_scan(global_orient_gv, global_orient_c, cam_angvel, local_transl_vel):
     """`rollout_step` scanned over the frame axis -2 of (..., L, C) inputs (jax.lax.scan)."""
     batch_shape = jnp.shape(global_orient_gv)[:-2]
-    inputs = tuple(jnp.moveaxis(jnp.asarray(a), -2, 0) for a in (global_orient_gv, global_orient_c, cam_angvel, local_transl_vel))
+    per_frame = (global_orient_gv, global_orient_c, cam_angvel, local_transl_vel)
+    inputs = tuple(jnp.moveaxis(jnp.asarray(a), -2, 0) for a in per_frame)
     _, outs = jax.lax.scan(lambda s, xs: rollout_step(s, *xs), init_rollout(batch_shape), inputs)
     return {k: jnp.moveaxis(v, 0, -2) for k, v in outs.items()}
