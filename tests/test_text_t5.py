@@ -131,8 +131,10 @@ def test_relative_position_buckets_match_transformers():
 
 
 @pytest.mark.ref
-def test_t5_loads_sharded_seq2seq_checkpoints(tmp_path, spm_model):
-    """A whole T5ForConditionalGeneration saved in several shards: decoder ignored, encoder equal."""
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_t5_loads_sharded_seq2seq_checkpoints(tmp_path, spm_model, dtype):
+    """A whole T5ForConditionalGeneration saved in several shards (float32 or bfloat16 weights):
+    decoder ignored, encoder equal to the reference with the same (bfloat16-rounded) weights."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     import shutil
@@ -140,8 +142,9 @@ def test_t5_loads_sharded_seq2seq_checkpoints(tmp_path, spm_model):
     torch.manual_seed(3)
     config = transformers.T5Config(vocab_size=2000, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
                                    feed_forward_proj="gated-gelu", dropout_rate=0.0)
-    model = transformers.T5ForConditionalGeneration(config).eval()
+    model = transformers.T5ForConditionalGeneration(config).eval().to(getattr(torch, dtype))
     model.save_pretrained(tmp_path, safe_serialization=True, max_shard_size="200KB")
+    model = model.float()
     assert (tmp_path / "model.safetensors.index.json").is_file()
     shutil.copy(spm_model, tmp_path / "spiece.model")
     ours = t5.T5TextEncoder(tmp_path)

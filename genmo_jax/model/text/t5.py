@@ -108,14 +108,18 @@ def relative_position_buckets(query_length: int, key_length: int, num_buckets: i
 
 def t5_params_from_tensors(tensors: dict[str, np.ndarray], config: T5EncoderConfig, source="T5 checkpoint") -> dict:
     """HF tensor dict -> our pytree. torch Linear weights (out, in) are transposed to (in, out)."""
-    embed = tensors.get("shared.weight", tensors.get("encoder.embed_tokens.weight"))
+    embed = tensors.pop("shared.weight", None)
+    if embed is None:
+        embed = tensors.pop("encoder.embed_tokens.weight", None)
     if embed is None:
         raise ValueError(f"{source}: checkpoint has neither 'shared.weight' nor 'encoder.embed_tokens.weight'")
     block = "encoder.block.{}.layer.{}.{}"
 
     def stack(layer, name, transpose=True):
         mats = [take(tensors, block.format(i, layer, name), source) for i in range(config.num_layers)]
-        return jnp.asarray(np.stack([m.T if transpose else m for m in mats]))
+        stacked = np.stack([m.T if transpose else m for m in mats])
+        del mats
+        return jnp.asarray(stacked)
 
     layers = {
         "attn_norm": stack(0, "layer_norm.weight", transpose=False),
