@@ -122,7 +122,9 @@ def encode_texts(tl: timeline_lib.Timeline, config):
 
 
 def make_sampler(model, config, tl: timeline_lib.Timeline, stats: NormStats, *, progress=None):
-    """A jitted function (key) -> model outputs dict for `tl.num_samples` samples of the timeline."""
+    """(jitted (state, key) -> model outputs dict for `tl.num_samples` samples, the model state).
+
+    progress: optional host callback called once per denoising step (a progress bar)."""
     graphdef, state = nnx.split(model)
     cond = build_conditions(tl)
     text, windows = encode_texts(tl, config)
@@ -165,8 +167,7 @@ def make_sampler(model, config, tl: timeline_lib.Timeline, stats: NormStats, *, 
                            guidance_scale=tl.guidance_scale if guided else None,
                            rng=jax.random.fold_in(key, 1) if tl.eta else None)
 
-    jitted = jax.jit(run)
-    return lambda key: jitted(state, key), (jitted, state)
+    return jax.jit(run), state
 
 
 def decode_outputs(out: dict, tl: timeline_lib.Timeline, stats: NormStats, body, clip_std: bool = True) -> list[dict]:
@@ -241,13 +242,19 @@ def sample_timeline(params_dir, tl: timeline_lib.Timeline, out_dir, *, preview="
     stats = NormStats(mean=jnp.asarray(exported.stats["mean"]), std=jnp.asarray(exported.stats["std"]))
     body = body_model_from_config(config.get("body", {"model": "open"}))
     steps = 1 if tl.estimation else tl.ddim_steps
-    bar = tqdm(total=steps * tl.num_samples, desc="denoising", unit="step", disable=not verbose)
-    sampler, (jitted, state) = make_sampler(exported.model, config, tl, stats,
-                                            progress=lambda t: bar.update(tl.num_samples) if bar.n < bar.total else None)
+    bars = []  # the bar starts after compilation; the callback ticks it once per denoising step
+
+    def tick(_):
+        if bars and bars[0].n < bars[0].total:
+            bars[0].update(1)
+
+    jitted, state = make_sampler(exported.model, config, tl, stats, progress=tick)
     key = jax.random.key(tl.seed)
     start = time.perf_counter()
     compiled = jitted.lower(state, key).compile()
     compile_s = time.perf_counter() - start
+    bar = tqdm(total=steps, desc="denoising", unit="step", disable=not verbose)
+    bars.append(bar)
     start = time.perf_counter()
     out = jax.block_until_ready(compiled(state, key))
     run_s = time.perf_counter() - start
