@@ -8,7 +8,6 @@ Exit codes: 0 done, 42 preempted (checkpoint saved; requeue), 1 diverged or bad 
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from absl import app, flags
@@ -32,7 +31,6 @@ def main(argv) -> None:
     from genmo_jax.train import checkpoint as ckpt
     from genmo_jax.train import loop
 
-    logging.getLogger().setLevel(logging.INFO)
     if _CONFIG.value is None:
         raise app.UsageError("--config is required, e.g. --config=configs/tiny.py")
     try:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import logging
 import math
 import os
+import sys
 import time
 from typing import Any, Protocol
 
@@ -97,8 +97,8 @@ def run(config, workdir: str, task: Task | None = None) -> RunResult:
     mdef, state, shardings = state_lib.init_state(
         lambda: task.build_model(config), tx, mesh, int(config.mesh.min_shard_size))
     if is_main:
-        logging.info("model: %d params; mesh %s", state_lib.param_count(state["params"]),
-                     dict(mesh.shape))
+        print(f"model: {state_lib.param_count(state['params']):,} params; mesh "
+              f"{dict(mesh.shape)}; {jax.process_count()} process(es)", file=sys.stderr)
     train_step = step_lib.make_train_step(
         mdef, task.loss_fn, tx, ema_decay=float(tc.ema_decay), ema_warmup=bool(tc.ema_warmup),
         grad_accum_steps=int(tc.grad_accum_steps), compute_dtype=str(tc.compute_dtype),
@@ -118,7 +118,7 @@ def run(config, workdir: str, task: Task | None = None) -> RunResult:
         abstract = state_lib.abstract_state_like(shardings, jax.eval_shape(lambda: state))
         step, state = ckpt.restore(mngr, abstract, data_it)
         if is_main:
-            logging.info("resumed from %s at step %d", mngr.directory, step)
+            print(f"resumed from {mngr.directory} at step {step}", file=sys.stderr)
     num_steps = int(tc.num_steps)
     # Made inside jit: a multi-host replicated array cannot be device_put from one host.
     rng = jax.jit(lambda: jax.random.key(int(config.seed)),
