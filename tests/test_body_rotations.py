@@ -125,6 +125,8 @@ def test_batched_leading_axes_and_jit():
     out = np.asarray(f(jnp.asarray(rv)))
     assert out.shape == (2, 3, 4, 3)
     np.testing.assert_allclose(out, rv, atol=1e-4)
+    mapped = jax.vmap(jax.vmap(rot.axis_angle_to_rotation_6d))(jnp.asarray(rv[0]))
+    np.testing.assert_allclose(np.asarray(mapped), np.asarray(rot.axis_angle_to_rotation_6d(rv[0])), atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -177,6 +177,22 @@ def test_vertex_subset_and_full_body_pose(smpl_path):
     )
 
 
+def test_vmap_over_inputs_and_over_stacked_models(smpl_path, tmp_path, smpl_arrays):
+    """BodyModel is a pytree: vmap maps over inputs, and over models of equal sizes (genders)."""
+    model = load_body_model(smpl_path)
+    inputs = _random_inputs(4, seed=13)
+    batched = skeleton_forward(model, **inputs)
+    mapped = jax.vmap(skeleton_forward, in_axes=(None, 0, 0, 0, 0))(model, *inputs.values())
+    np.testing.assert_allclose(np.asarray(mapped), np.asarray(batched), atol=1e-6)
+    other_path = str(tmp_path / "other.npz")
+    np.savez(other_path, **_synthetic_arrays(24, skeletons.SMPL_PARENTS, num_shape=16, seed=14))
+    other = load_body_model(other_path)
+    stacked = jax.tree_util.tree_map(lambda a, b: jnp.stack([a, b]), model, other)
+    two = jax.vmap(skeleton_forward, in_axes=(0, None, None, None, None))(stacked, *inputs.values())
+    np.testing.assert_allclose(np.asarray(two[1]), np.asarray(skeleton_forward(other, **inputs)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(two[0]), np.asarray(batched), atol=1e-6)
+
+
 def test_gradients_are_finite_at_zero_pose(smpl_path):
     model = load_body_model(smpl_path)
     zeros = {"betas": jnp.zeros(10), "global_orient": jnp.zeros(3), "body_pose": jnp.zeros(63), "transl": jnp.zeros(3)}

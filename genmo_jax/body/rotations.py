@@ -26,15 +26,28 @@ __all__ = [
     "rotation_6d_to_matrix",
     "axis_angle_to_rotation_6d",
     "rotation_6d_to_axis_angle",
+    "matmul3",
+    "matvec3",
 ]
-
-# Geometry is computed in full float32: on GPUs the default matmul precision (TF32) put
-# 0.5 mm errors on skinned vertices.
-_HIGHEST = jax.lax.Precision.HIGHEST
 
 # Below this squared angle (rad^2) the Taylor branches are used; their truncation error is
 # O(theta^4) ~ 1e-12, far under float32 resolution.
 _SMALL_ANGLE_SQ = 1e-6
+
+
+def matmul3(a, b):
+    """Batched small-matrix product (..., n, k) @ (..., k, m) -> (..., n, m), broadcasting.
+
+    Written elementwise rather than as a dot: exact float32 on every backend (XLA's default GPU
+    matmul is TF32) and no dot_general with several batch axes (XLA CPU produced mis-shaped dots
+    for those under vmap). Use it for 3x3 rotations and the like, not for large contractions.
+    """
+    return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
+
+
+def matvec3(a, v):
+    """Batched small matrix times vector (..., n, k) @ (..., k) -> (..., n), like `matmul3`."""
+    return jnp.sum(a * v[..., None, :], axis=-1)
 
 
 def _safe_norm(x, axis=-1, keepdims=False, eps=1e-12):
@@ -70,7 +83,7 @@ def axis_angle_to_matrix(axis_angle):
         ],
         axis=-2,
     )
-    skew_sq = jnp.matmul(skew, skew, precision=_HIGHEST)
+    skew_sq = matmul3(skew, skew)
     eye = jnp.eye(3, dtype=axis_angle.dtype)
     return eye + sinc[..., None, None] * skew + cosc[..., None, None] * skew_sq
 

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genmo_jax.body.rotations import axis_angle_to_matrix
+from genmo_jax.body.rotations import axis_angle_to_matrix, matmul3, matvec3
 
 __all__ = [
     "BodyModel",
@@ -37,8 +37,8 @@ __all__ = [
     "coco17_joints",
 ]
 
-# Geometry is computed in full float32: on GPUs the default matmul precision (TF32) put
-# 0.5 mm errors on skinned vertices.
+# Large contractions in full float32 (on GPUs the default TF32 put 0.5 mm errors on skinned
+# vertices); 3x3 products go through rotations.matmul3 / matvec3 (elementwise).
 _HIGHEST = jax.lax.Precision.HIGHEST
 
 _REQUIRED_KEYS = ("v_template", "shapedirs", "posedirs", "J_regressor", "weights", "kintree_table", "f")
@@ -350,9 +350,9 @@ def _global_transforms(parents, rotations, joints_rest):
     for ids, pids in _tree_levels(tuple(parents)):
         parent_rot = global_rot[:, pids]
         global_pos = global_pos.at[:, ids].set(
-            jnp.einsum("nkij,nkj->nki", parent_rot, offsets[:, ids], precision=_HIGHEST) + global_pos[:, pids]
+            matvec3(parent_rot, offsets[:, ids]) + global_pos[:, pids]
         )
-        global_rot = global_rot.at[:, ids].set(jnp.matmul(parent_rot, rotations[:, ids], precision=_HIGHEST))
+        global_rot = global_rot.at[:, ids].set(matmul3(parent_rot, rotations[:, ids]))
     return global_rot.reshape(lead + (num_joints, 3, 3)), global_pos.reshape(lead + (num_joints, 3))
 
 
@@ -414,10 +414,10 @@ def forward(model, betas, global_orient, body_pose, transl, vertex_ids=None):
     pose_offsets = jnp.matmul(pose_feature, posedirs.reshape(posedirs.shape[0], -1), precision=_HIGHEST)
     v_posed = v_template + shape_offsets + pose_offsets.reshape(pose_feature.shape[:-1] + posedirs.shape[1:])
     # Skinning transform of joint j maps rest-pose points: x -> G_R x + (G_t - G_R J_rest).
-    joint_shift = joints - jnp.einsum("...jab,...jb->...ja", global_rot, joints_rest, precision=_HIGHEST)
+    joint_shift = joints - matvec3(global_rot, joints_rest)
     vertex_rot = jnp.einsum("vj,...jab->...vab", weights, global_rot, precision=_HIGHEST)
     vertex_shift = jnp.einsum("vj,...ja->...va", weights, joint_shift, precision=_HIGHEST)
-    vertices = jnp.einsum("...vab,...vb->...va", vertex_rot, v_posed, precision=_HIGHEST) + vertex_shift
+    vertices = matvec3(vertex_rot, v_posed) + vertex_shift
     offset = transl[..., None, :]
     return {"vertices": vertices + offset, "joints": joints + offset}
 

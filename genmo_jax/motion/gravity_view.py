@@ -9,11 +9,9 @@ GV axes expressed in the camera frame (GENMO-refactor semantics, SPEC B 1.4, CON
 import jax
 import jax.numpy as jnp
 
-__all__ = ["gravity_view_rotation", "WORLD_GRAVITY"]
+from genmo_jax.body.rotations import matvec3
 
-# Geometry is computed in full float32: on GPUs the default matmul precision (TF32) put
-# 0.5 mm errors on skinned vertices.
-_HIGHEST = jax.lax.Precision.HIGHEST
+__all__ = ["gravity_view_rotation", "WORLD_GRAVITY"]
 
 WORLD_GRAVITY = (0.0, -1.0, 0.0)  # y-up world (CONVENTIONS.md); AZ datasets pass (0, 0, -1)
 
@@ -38,7 +36,7 @@ def gravity_view_rotation(R_w2c, gravity_w=WORLD_GRAVITY):
     R_w2c = jnp.asarray(R_w2c)
     gravity_w = jnp.asarray(gravity_w, R_w2c.dtype)
     gravity_w = jnp.broadcast_to(gravity_w, R_w2c.shape[:-1])
-    gravity_c = jnp.einsum("...ij,...j->...i", R_w2c, gravity_w, precision=_HIGHEST)
+    gravity_c = matvec3(R_w2c, gravity_w)
     y_axis, _ = _safe_normalize(-gravity_c)
     optical = jnp.zeros_like(y_axis).at[..., 2].set(1.0)
     z_axis, degenerate = _safe_normalize(optical - jnp.sum(optical * y_axis, -1, keepdims=True) * y_axis)

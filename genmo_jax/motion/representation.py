@@ -18,6 +18,8 @@ import jax.numpy as jnp
 
 from genmo_jax.body.rotations import (
     axis_angle_to_matrix,
+    matmul3,
+    matvec3,
     matrix_to_rotation_6d,
     rotation_6d_to_axis_angle,
 )
@@ -35,10 +37,6 @@ __all__ = [
     "decode_motion",
     "local_transl_velocity",
 ]
-
-# Geometry is computed in full float32: on GPUs the default matmul precision (TF32) put
-# 0.5 mm errors on skinned vertices.
-_HIGHEST = jax.lax.Precision.HIGHEST
 
 MOTION_DIM = 151
 NUM_BODY_JOINTS = 21
@@ -93,8 +91,9 @@ def local_transl_velocity(global_orient_w, transl_w, length=None, velocity_conve
         )
     rot_w = axis_angle_to_matrix(global_orient_w)
     vel_w = _frame_difference(jnp.asarray(transl_w), length)
-    pattern = "...ji,...j->...i" if velocity_convention == "gvhmr" else "...ij,...j->...i"
-    return jnp.einsum(pattern, rot_w, vel_w, precision=_HIGHEST)
+    if velocity_convention == "gvhmr":
+        rot_w = jnp.swapaxes(rot_w, -1, -2)
+    return matvec3(rot_w, vel_w)
 
 
 @functools.partial(jax.jit, static_argnames="velocity_convention")
@@ -127,7 +126,7 @@ def encode_motion(smpl_params_c, smpl_params_w, R_c2gv, velocity_convention="gvh
     per_joint = body_pose.reshape(body_pose.shape[:-1] + (NUM_BODY_JOINTS, 3))
     body_6d = matrix_to_rotation_6d(axis_angle_to_matrix(per_joint))
     rot_c = axis_angle_to_matrix(smpl_params_c["global_orient"])
-    rot_gv = jnp.matmul(R_c2gv, rot_c, precision=_HIGHEST)
+    rot_gv = matmul3(jnp.asarray(R_c2gv), rot_c)
     local_vel = local_transl_velocity(
         smpl_params_w["global_orient"], smpl_params_w["transl"], length, velocity_convention
     )

@@ -20,7 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genmo_jax.body.rotations import axis_angle_to_matrix, matrix_to_axis_angle, rotation_6d_to_matrix
+from genmo_jax.body.rotations import (
+    axis_angle_to_matrix,
+    matmul3,
+    matrix_to_axis_angle,
+    matvec3,
+    rotation_6d_to_matrix,
+)
 
 __all__ = [
     "SMOOTH_SIGMA",
@@ -33,10 +39,6 @@ __all__ = [
     "rollout_step",
     "rollout_scan",
 ]
-
-# Geometry is computed in full float32: on GPUs the default matmul precision (TF32) put
-# 0.5 mm errors on skinned vertices.
-_HIGHEST = jax.lax.Precision.HIGHEST
 
 SMOOTH_SIGMA = 3.0  # frames
 SMOOTH_RADIUS = 12  # int(4 sigma + 0.5), as GVHMR's get_gaussian_kernel
@@ -70,10 +72,10 @@ def yaw_steps(rot_gv, rot_c, cam_rot_step):
     rot_gv, rot_c: (..., L, 3, 3) root rotations in GV and camera frames; cam_rot_step:
     (..., L, 3, 3) camera-t to camera-(t+1) rotation R_w2c[t+1] R_w2c[t]^T.
     """
-    r_c2gv = jnp.matmul(rot_gv, jnp.swapaxes(rot_c, -1, -2), precision=_HIGHEST)
+    r_c2gv = matmul3(rot_gv, jnp.swapaxes(rot_c, -1, -2))
     view = r_c2gv[..., :, 2]  # camera t optical axis in GV_t
     # Camera t+1's optical axis in GV_t.
-    view_next = jnp.matmul(r_c2gv, jnp.swapaxes(cam_rot_step, -1, -2), precision=_HIGHEST)[..., :, 2]
+    view_next = matmul3(r_c2gv, jnp.swapaxes(cam_rot_step, -1, -2))[..., :, 2]
     # Signed angle about +y from the next heading to the current one (horizontal components
     # only): the release's normalise(view_next x view) * acos(view . view_next), written with
     # atan2 so that tiny steps keep float32 precision.
@@ -143,8 +145,8 @@ def rollout_world(
         heading = jnp.cumsum(steps, axis=-1) - steps[..., :1]  # frame t uses steps 1..t
     else:
         heading = jnp.cumsum(steps, axis=-1) - steps  # frame t uses steps 0..t-1
-    rot_w = jnp.matmul(yaw_matrix(heading), rot_gv, precision=_HIGHEST)
-    vel_w = jnp.einsum("...ij,...j->...i", rot_w, local_transl_vel, precision=_HIGHEST)
+    rot_w = matmul3(yaw_matrix(heading), rot_gv)
+    vel_w = matvec3(rot_w, jnp.asarray(local_transl_vel))
     transl = jnp.cumsum(vel_w, axis=-2) - vel_w  # t_w[k] = sum_{j<k} R_w[j] v[j]
     return {"global_orient": matrix_to_axis_angle(rot_w), "transl": transl}
 
@@ -165,12 +167,11 @@ def rollout_step(state, global_orient_gv, global_orient_c, cam_angvel, local_tra
     rot_gv = axis_angle_to_matrix(global_orient_gv)
     rot_c = axis_angle_to_matrix(global_orient_c)
     step = yaw_steps(rot_gv, rot_c, rotation_6d_to_matrix(cam_angvel))
-    rot_w = jnp.matmul(yaw_matrix(state["heading"]), rot_gv, precision=_HIGHEST)
+    rot_w = matmul3(yaw_matrix(state["heading"]), rot_gv)
     out = {"global_orient": matrix_to_axis_angle(rot_w), "transl": state["transl"]}
     new_state = {
         "heading": state["heading"] + step,
-        "transl": state["transl"]
-        + jnp.einsum("...ij,...j->...i", rot_w, local_transl_vel, precision=_HIGHEST),
+        "transl": state["transl"] + matvec3(rot_w, jnp.asarray(local_transl_vel)),
     }
     return new_state, out
 
