@@ -42,12 +42,15 @@ def matmul3(a, b):
     matmul is TF32) and no dot_general with several batch axes (XLA CPU produced mis-shaped dots
     for those under vmap). Use it for 3x3 rotations and the like, not for large contractions.
     """
-    return jnp.sum(a[..., :, :, None] * b[..., None, :, :], axis=-2)
+    a, b = jnp.asarray(a), jnp.asarray(b)
+    # Unrolled over the (small) inner size: 5-8x faster on CPU than a reduce over a size-3 axis.
+    return sum(a[..., :, k, None] * b[..., None, k, :] for k in range(a.shape[-1]))
 
 
 def matvec3(a, v):
     """Batched small matrix times vector (..., n, k) @ (..., k) -> (..., n), like `matmul3`."""
-    return jnp.sum(a * v[..., None, :], axis=-1)
+    a, v = jnp.asarray(a), jnp.asarray(v)
+    return sum(a[..., :, k] * v[..., None, k] for k in range(a.shape[-1]))
 
 
 def _safe_norm(x, axis=-1, keepdims=False, eps=1e-12):
