@@ -157,3 +157,16 @@ def test_cross_attention_gradients_finite_with_empty_windows():
     gx, gt = jax.jit(jax.grad(loss, argnums=(0, 1)))(x, text)
     assert np.all(np.isfinite(np.asarray(gx))) and np.all(np.isfinite(np.asarray(gt)))
     np.testing.assert_array_equal(np.asarray(gt[0, 0]), 0.0)   # caption 0 cannot matter
+
+
+@pytest.mark.parametrize("window", [7, 10])
+@pytest.mark.parametrize("num_frames", [11, 23, 40])
+def test_blocked_equals_dense_small_and_odd_windows(window, num_frames):
+    rng = np.random.default_rng(window * 100 + num_frames)
+    q, k, v = (rng.normal(size=(2, num_frames, 1, 4)).astype(np.float32) for _ in range(3))
+    length = np.array([num_frames, num_frames - 3])
+    fn = jax.jit(lambda q, k, v, n: attention.local_self_attention(q, k, v, n, window, block=1))
+    out = np.asarray(fn(jnp.asarray(q), jnp.asarray(k), jnp.asarray(v), jnp.asarray(length)))
+    ref = _dense_reference(q, k, v, length, window)
+    for b in range(2):
+        np.testing.assert_allclose(out[b, :length[b]], ref[b, :length[b]], atol=2e-5)

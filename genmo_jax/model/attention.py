@@ -25,15 +25,11 @@ import numpy as np
 from flax import nnx
 
 from genmo_jax.model import rope
+from genmo_jax.model.layers import torch_linear_init
 
 # Masked scores use a large finite negative, not -inf: an all-masked row then gives a finite
 # (uniform) softmax that is zeroed afterwards, so neither values nor gradients see NaN.
 _MASKED_SCORE = -1e30
-
-
-def torch_linear_init():
-    """Kernel init of torch.nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
-    return nnx.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform")
 
 
 def window_bounds(length: int, window: int):

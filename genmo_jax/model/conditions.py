@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genmo_jax.model.attention import torch_linear_init
+from genmo_jax.model.layers import Mlp, torch_linear_init
 
 NUM_KEYPOINTS = 17
 KEYPOINT_FEATURES = 32
@@ -140,8 +140,6 @@ class ConditionEmbedder(nnx.Module):
         if unknown:
             raise ValueError(f"model.conditions has unknown keys {unknown}; known: {KNOWN}")
         self.latent_dim = dim
-        # imported here to keep conditions -> denoiser free of import cycles
-        from genmo_jax.model.denoiser import Mlp
         if "obs" in self.keys:
             self.learned_pos_linear = _linear(2, KEYPOINT_FEATURES, rngs)
             self.learned_pos_params = nnx.Param(

@@ -35,30 +35,13 @@ import numpy as np
 from flax import nnx
 
 from genmo_jax.model import attention, conditions, embeddings
-from genmo_jax.model.attention import torch_linear_init
+from genmo_jax.model.layers import Mlp, torch_linear_init
 
 MOTION_DIM = 151
 BETAS = slice(126, 136)
 PRED_CAM_MEAN = (1.0606, -0.0027, 0.2702)   # release, gem_denoiser.py
 PRED_CAM_STD = (0.1784, 0.0956, 0.0764)
 NUM_CONTACTS = 6
-
-
-class Mlp(nnx.Module):
-    """timm `Mlp`: fc1 . act . dropout . fc2 . dropout."""
-
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, *, approximate_gelu: bool,
-                 dropout: float = 0.0, rngs: nnx.Rngs):
-        init = torch_linear_init()
-        self.approximate_gelu = approximate_gelu
-        self.fc1 = nnx.Linear(in_dim, hidden_dim, kernel_init=init, rngs=rngs)
-        self.fc2 = nnx.Linear(hidden_dim, out_dim, kernel_init=init, rngs=rngs)
-        self.dropout = nnx.Dropout(dropout, rngs=rngs)
-
-    def __call__(self, x, *, deterministic: bool = True):
-        x = nnx.gelu(self.fc1(x), approximate=self.approximate_gelu)
-        x = self.dropout(x, deterministic=deterministic)
-        return self.dropout(self.fc2(x), deterministic=deterministic)
 
 
 def _layer_norm(dim: int, rngs: nnx.Rngs):

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from genmo_jax.model.attention import torch_linear_init
+from genmo_jax.model.layers import torch_linear_init
 
 MAX_POSITIONS = 5000
 
