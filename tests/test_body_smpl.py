@@ -299,6 +299,15 @@ def test_smplx_npz_layout(smplx_npz):
         np.testing.assert_allclose(np.asarray(out["joints"][b]), joints, atol=1e-5)
     flat = load_body_model(path, flat_hand_mean=True)
     assert float(jnp.abs(flat.pose_mean).max()) == 0.0
+    # More betas than the file has directions (20 here): the extra ones are zero directions.
+    wide = load_body_model(path, num_betas=24)
+    assert wide.num_betas == 24
+    padded_betas = np.concatenate([inputs["betas"], np.ones((3, 14), np.float32)], -1)
+    np.testing.assert_allclose(
+        np.asarray(forward(wide, **dict(inputs, betas=padded_betas))["vertices"][:, :, :]),
+        np.asarray(forward(load_body_model(path, num_betas=20), **dict(inputs, betas=padded_betas[:, :20]))["vertices"]),
+        atol=1e-6,
+    )
 
 
 def test_smplh_npz_layout(tmp_path):

@@ -169,7 +169,8 @@ def load_body_model(path, num_betas=10, gender="neutral", flat_hand_mean=False):
         SMPL-H / SMPL-X `.npz`, the built-in open body (SMPL layout with optional extra keys
         `coco_regressor` (17, V) and `sparse_vertex_ids` (K,)), or a folder holding
         `SMPL_{GENDER}.pkl` / `SMPLX_{GENDER}.npz` / `SMPLH_{GENDER}.npz`.
-      num_betas: number of shape coefficients kept (at most the file's).
+      num_betas: number of shape coefficients (the file's first ones; zero directions are
+        appended when the file has fewer).
       gender: used only when `path` is a folder.
       flat_hand_mean: if False, SMPL-X / SMPL-H hands rest at the file's `hands_mean{l,r}` pose.
 
@@ -210,6 +211,11 @@ def load_body_model(path, num_betas=10, gender="neutral", flat_hand_mean=False):
         raise ValueError(f"num_betas must be >= 1, got {num_betas}")
     # SMPL-X files stack 300 shape + 100 expression directions; shape comes first in all files.
     shapedirs = shapedirs[:, :, :num_betas]
+    if shapedirs.shape[-1] < num_betas:
+        # Fewer directions in the file than asked for: the extra betas have no effect, so callers
+        # can always pass `num_betas` coefficients.
+        pad = np.zeros(shapedirs.shape[:2] + (num_betas - shapedirs.shape[-1],), shapedirs.dtype)
+        shapedirs = np.concatenate([shapedirs, pad], axis=-1)
 
     parents = [int(p) for p in kintree[0].astype(np.int64)]
     parents[0] = -1  # the file stores uint32 max for the root
