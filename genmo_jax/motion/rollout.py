@@ -5,7 +5,7 @@ camera along +z, root translation starting at 0. Steps, per sequence:
   R_c2gv[t] = R_gv[t] R_c[t]^T; the camera optical axis in GV_t before and after the camera
   motion R_{t->t+1} (from cam_angvel[t]) gives the yaw step theta[t] between GV_t and GV_{t+1}
   (horizontal headings; atan2, exact also for tiny steps); optional Gaussian smoothing of theta
-  (sigma 3 frames, radius 12, replicate padding); R_{t->0} = yaw(-sum_{s<t} theta[s]) (all steps
+  (sigma 3 frames, radius 12, replicate padding); R_{t->0} = yaw(sum_{s<t} theta[s]) (all steps
   are about y, so the chained product is a cumulative sum); R_w[t] = R_{t->0} R_gv[t];
   t_w[k] = sum_{j<k} R_w[j] v_local[j].
 
