@@ -21,7 +21,10 @@ import time
 def _parse():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--config", default="configs/tiny.py")
-    p.add_argument("--shards", required=True)
+    p.add_argument("--shards", default="", help="procedural shards + stats.npz")
+    p.add_argument("--batch-npz", default="", help="instead of --shards: one saved batch "
+                   "(rows tiled to --batch), e.g. for a machine without grain")
+    p.add_argument("--stats", default="", help="stats.npz (with --batch-npz)")
     p.add_argument("--devices", type=int, default=0, help="simulated CPU devices (0 = as is)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--window", type=int, default=120)
@@ -33,7 +36,7 @@ def _parse():
 
 
 def _peak_flops(jax, jnp, dtype):
-    n = 2048 if dtype == "float32" else 4096
+    n = 2048 if dtype == "float32" else 8192
     x = jnp.ones((n, n), dtype)
     f = jax.jit(lambda a: a @ a)
     f(x).block_until_ready()
@@ -67,7 +70,9 @@ def main():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     c = module.get_config()
-    c.data.shard_dirs = {c.data.datasets[0]: args.shards}
+    c.data.shard_dirs = {c.data.datasets[0]: args.shards or "."}
+    if args.stats:
+        c.data.stats = args.stats
     c.data.datasets = (c.data.datasets[0],)
     c.data.weights = {c.data.datasets[0]: 1.0}
     c.data.batch_size, c.data.window = args.batch, args.window
@@ -94,9 +99,21 @@ def main():
                                                   int(c.mesh.min_shard_size))
     fn = step_lib.make_train_step(mdef, task.loss_fn, tx, compute_dtype=args.dtype)
     jitted = step_lib.jit_train_step(fn, shardings, mesh)
-    it = task.make_iterator(c, args.batch, 0, 1)
-    batches = [next(it) for _ in range(args.steps + 1)]
-    it.close()
+    if args.batch_npz:
+        import numpy as np
+        saved = dict(np.load(args.batch_npz))
+        rows = len(saved["length"])
+        reps = -(-args.batch // rows)
+        one = {k: np.concatenate([v] * reps)[: args.batch] for k, v in saved.items()}
+        if c.model.get("text_blocks", False):
+            one["text"] = np.zeros((args.batch, 4, int(c.model.max_text_len),
+                                    int(c.model.text_dim)), np.float32)
+            one["text_windows"] = np.zeros((args.batch, 4, 2), np.int32)
+        batches = [one] * (args.steps + 1)
+    else:
+        it = task.make_iterator(c, args.batch, 0, 1)
+        batches = [next(it) for _ in range(args.steps + 1)]
+        it.close()
     rng = jax.random.key(0)
     with jax.set_mesh(mesh):
         glob = [parallel.shard_batch(b, mesh) for b in batches]
@@ -123,7 +140,7 @@ def main():
     print(f"config={args.config} params={params/1e6:.2f}M B={args.batch} L={args.window} "
           f"devices={ndev} mesh={dict(mesh.shape)} dtype={args.dtype} backend={jax.default_backend()}")
     print(f"compile {compile_s:.1f} s; step median {step_s:.3f} s (min {times[0]:.3f}) -> "
-          f"{1/step_s:.2f} steps/s, {args.batch/step_s:.1f} samples/s")
+          f"{1/step_s:.2f} steps/s, {args.batch/step_s:.1f} samples/s", flush=True)
     print(f"XLA flops/step {flops/1e9:.2f} GFLOP (all devices' program: {'per device' if ndev > 1 else 'total'}); "
           f"achieved {achieved/1e9:.1f} GFLOP/s; one-device matmul peak {peak/1e9:.1f} GFLOP/s; "
           f"MFU {achieved / (peak * (1 if ndev > 1 else 1)):.1%} (of one device)")
