@@ -63,26 +63,6 @@ def test_projection_matches_numpy_and_bbox_corners():
     assert not bool(mask[0, 0, 0])
 
 
-def test_pred_cam_round_trip_and_closed_form():
-    B, L = 2, 4
-    transl = np.stack([RNG.uniform(-1, 1, (B, L)), RNG.uniform(-1, 1, (B, L)),
-                       RNG.uniform(2, 10, (B, L))], -1).astype(np.float32)
-    K = np.tile(np.array([[1200.0, 0, 512], [0, 1200.0, 384], [0, 0, 1]], np.float32),
-                (B, L, 1, 1))
-    bbox = np.stack([RNG.uniform(300, 700, (B, L)), RNG.uniform(200, 500, (B, L)),
-                     RNG.uniform(100, 400, (B, L))], -1).astype(np.float32)
-    cam = np.asarray(losses.transl_to_pred_cam(jnp.asarray(transl), jnp.asarray(bbox),
-                                               jnp.asarray(K)))
-    np.testing.assert_allclose(cam[..., 0], 2 * 1200 / (transl[..., 2] * bbox[..., 2]),
-                               rtol=1e-5)
-    back = losses.pred_cam_to_transl(jnp.asarray(cam), jnp.asarray(bbox), jnp.asarray(K))
-    np.testing.assert_allclose(back, transl, rtol=1e-4, atol=1e-4)
-    # the root's projection through the full-perspective translation is the bbox centre + offset
-    proj = losses.project_to_bbox01(back[:, :, None], jnp.asarray(K), jnp.asarray(bbox))
-    want = 0.5 + cam[..., 1:] * cam[..., :1] / 2      # weak perspective: s * t / 2 in bbox units
-    np.testing.assert_allclose(np.asarray(proj)[:, :, 0], want, rtol=1e-3, atol=1e-3)
-
-
 def test_rollout_inverts_the_local_velocity_encoding():
     B, L = 2, 7
     t = np.cumsum(RNG.standard_normal((B, L, 3)) * 0.05, axis=1).astype(np.float32)
@@ -97,20 +77,6 @@ def test_rollout_inverts_the_local_velocity_encoding():
     loss = losses.transl_w_l1(jnp.asarray(v) + 0.01, jnp.asarray(R), jnp.asarray(t),
                               jnp.ones((B, L), bool))
     assert float(loss) > 1e-3
-
-
-def test_contact_labels_from_speed():
-    L = 6
-    p = np.zeros((1, L, 2, 3), np.float32)
-    p[0, :, 1, 0] = np.arange(L) * 0.01       # 0.3 m/s: moving; joint 0 static
-    p[0, 4:, 0, 0] = 1.0                      # joint 0 jumps between frames 3 and 4
-    lab = np.asarray(losses.contact_labels(jnp.asarray(p), jnp.asarray([5])))
-    assert lab[0, :, 1].tolist() == [0, 0, 0, 0, 0, 0]
-    # frame 3 -> 4 jumps; the last valid frame (4) and the padding repeat frame 3's speed
-    assert lab[0, :, 0].tolist() == [1, 1, 1, 0, 0, 0]
-    # the last valid frame (4) repeats the speed of frame 3 -> moving for joint 1
-    lab2 = np.asarray(losses.contact_labels(jnp.asarray(p), jnp.asarray([4])))
-    assert lab2[0, 3, 1] == lab2[0, 2, 1] == 0
 
 
 def test_contact_bce_matches_formula():

@@ -1,6 +1,7 @@
 """GENMO loss terms (SPEC B 4.2) and their masks, as pure functions of arrays.
 
 Shapes: B batch, L frames, N points (joints or vertices). Units: metres, pixels where stated.
+Camera maths (pred_cam <-> translation) and contact labels live in ``genmo_jax.motion``.
 Reduction follows the release: every term is a mean over **all** elements of its tensor, masked
 elements counting as zeros (``release_mean``), so the weights of SPEC B 4.2 keep their meaning.
 
@@ -20,8 +21,6 @@ import jax.numpy as jnp
 import optax
 
 MIN_DEPTH = 0.3            # metres: projections clamp depth here; points nearer are not supervised
-CONTACT_SPEED = 0.15       # m/s: a joint is static (in contact) below this speed (SPEC B 2.8)
-FPS = 30.0
 CAM_DIMS_START = 136       # x dims >= 136 (camera/GV orientation, velocity) need world/camera GT
 
 
@@ -110,32 +109,6 @@ def reprojection_mse(pred_01: jax.Array, gt_01: jax.Array, mask: jax.Array) -> j
                         mask[..., None])
 
 
-def transl_to_pred_cam(transl_c: jax.Array, bbox_xys: jax.Array, K: jax.Array) -> jax.Array:
-    """Camera-frame translation -> weak-perspective (s, tx, ty) (release ``get_a_pred_cam``).
-
-    transl_c (B, L, 3) m; bbox_xys (B, L, 3) px; K (B, L, 3, 3). s = 2f / (tz b);
-    tx = Tx - tz / f (cx_b - cx); ty = Ty - tz / f (cy_b - cy).
-    """
-    fx, fy = K[..., 0, 0], K[..., 1, 1]
-    cx, cy = K[..., 0, 2], K[..., 1, 2]
-    tz = transl_c[..., 2]
-    s = 2.0 * fx / (tz * bbox_xys[..., 2])
-    tx = transl_c[..., 0] - tz / fx * (bbox_xys[..., 0] - cx)
-    ty = transl_c[..., 1] - tz / fy * (bbox_xys[..., 1] - cy)
-    return jnp.stack([s, tx, ty], axis=-1)
-
-
-def pred_cam_to_transl(pred_cam: jax.Array, bbox_xys: jax.Array, K: jax.Array) -> jax.Array:
-    """Inverse of ``transl_to_pred_cam`` (release ``compute_transl_full_cam``): (B, L, 3) m."""
-    fx, fy = K[..., 0, 0], K[..., 1, 1]
-    cx, cy = K[..., 0, 2], K[..., 1, 2]
-    s, tx, ty = pred_cam[..., 0], pred_cam[..., 1], pred_cam[..., 2]
-    sb = s * bbox_xys[..., 2] + 1e-9
-    tz = 2.0 * fx / sb
-    return jnp.stack([tx + 2.0 * (bbox_xys[..., 0] - cx) / sb,
-                      ty + 2.0 * (bbox_xys[..., 1] - cy) * (fx / fy) / sb, tz], axis=-1)
-
-
 def pred_cam_mask(gt_pred_cam: jax.Array, gt_coco_c: jax.Array, bbox_xys: jax.Array,
                   frames: jax.Array) -> jax.Array:
     """(B, L) bool of the ``transl_c`` term: frames ∧ min GT COCO depth > 0.3 ∧ 0.3 < s < 5 ∧
@@ -170,24 +143,6 @@ def transl_w_l1(pred_v_local: jax.Array, gt_rot_w: jax.Array, gt_transl_w: jax.A
     velocity with GT orientation and GT first position. (B, L, 3); mask (B, L)."""
     rolled = rollout_translation(pred_v_local, gt_rot_w, gt_transl_w[:, 0])
     return release_mean(jnp.abs(rolled - gt_transl_w), mask[..., None])
-
-
-def contact_labels(joints_w: jax.Array, length: jax.Array, fps: float = FPS,
-                   threshold: float = CONTACT_SPEED) -> jax.Array:
-    """Static (contact) labels from world joint speeds (SPEC B 2.8).
-
-    joints_w (B, L, J, 3) m, the contact joints already selected; length (B,). Speed at frame t
-    is |p[t+1] - p[t]| fps; the last valid frame repeats the previous speed. Returns (B, L, J)
-    float 0/1.
-    """
-    num_frames = joints_w.shape[1]
-    nxt = jnp.concatenate([joints_w[:, 1:], joints_w[:, -1:]], axis=1)
-    speed = jnp.linalg.norm(nxt - joints_w, axis=-1) * fps               # (B, L, J)
-    last = jnp.clip(jnp.asarray(length) - 1, 0, num_frames - 1)[:, None]
-    t = jnp.arange(num_frames)[None, :]
-    src = jnp.where(t >= last, jnp.maximum(last - 1, 0), t)             # (B, L)
-    speed = jnp.take_along_axis(speed, src[..., None], axis=1)
-    return (speed < threshold).astype(jnp.float32)
 
 
 def contact_bce(logits: jax.Array, labels: jax.Array, mask: jax.Array) -> jax.Array:

@@ -26,13 +26,10 @@ flag_invalid_contact (B,); text (B, K, T, D) and text_windows (B, K, 2) when the
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from genmo_jax.body import skeletons, smpl
 from genmo_jax.diffusion import schedule as schedule_lib
