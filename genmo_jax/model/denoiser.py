@@ -24,6 +24,11 @@ Public API (also in docs/CONVENTIONS.md, "## Denoiser API"):
         "pred_cam": (B, L, 3) de-normalised weak-perspective (s >= 0.25, tx, ty),
         "contact_logits": (B, L, 6), "hidden": (B, L, d) final hidden state}.
 
+Models without text blocks (`c.model.text_blocks = False`, the regression size) ignore `text`.
+The network computes in the dtype of its params (cast them to bfloat16 for a bf16 pass; RoPE,
+softmax and LayerNorm statistics stay float32) and returns float32. The layers are an nnx.List
+unrolled under jit, which keeps a one-to-one mapping onto the release's per-layer state dict.
+
 The classifier-free-guidance branch of the release is the same call with f_uncond and the text
 multiplied by 0 (which still leaves "bias + position" text keys, exactly as the release).
 Condition/text dropout for CFG training is the train step's job (it zeroes text per sample and
