@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/python -m pytest -q -m "not slow" "$@"
+.venv/bin/python -m pytest -q -m "not slow and not ref" "$@"
 if [ -x .venv-ref/bin/python ]; then
   .venv-ref/bin/python -m pytest -q -m "ref and not slow" "$@"
 fi
