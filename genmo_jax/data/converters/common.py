@@ -14,6 +14,7 @@ from typing import Callable, Protocol
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from genmo_jax.body.open_body import open_body_path
 from genmo_jax.data import schema
 
 # SMPL 24-joint tree (SPEC B 17): parent of each joint, -1 for the pelvis.
@@ -38,23 +39,6 @@ class RestJoints(Protocol):
 _HAND_JOINTS = {52: (25, 40), 55: (28, 43)}
 
 
-def open_body_path() -> str:
-    """Path of the built-in open body file (genmo_jax.body), or ImportError if not built."""
-    from genmo_jax import body
-
-    for module_name, function in (("open_body", "open_body_path"), ("open_body", "default_path"),
-                                  ("smpl", "open_body_path")):
-        try:
-            module = __import__(f"genmo_jax.body.{module_name}", fromlist=[function])
-        except ImportError:
-            continue
-        if hasattr(module, function):
-            return str(getattr(module, function)())
-    del body
-    raise ImportError("the built-in open body is not available yet; pass --body PATH to an "
-                      "SMPL / SMPL-H / SMPL-X model file")
-
-
 def default_rest_joints(body_path: str | None = None) -> RestJoints:
     """Rest joints from `genmo_jax.body.smpl`: the SMPL-family file (or folder with
     SMPL_{GENDER}.pkl, ...) at `body_path`, or the built-in open body when None.
@@ -63,7 +47,7 @@ def default_rest_joints(body_path: str | None = None) -> RestJoints:
     """
     from genmo_jax.body import smpl
 
-    path = body_path if body_path is not None else open_body_path()
+    path = body_path if body_path is not None else str(open_body_path())
     cache: dict[str, object] = {}
 
     def rest_joints(betas, gender):
