@@ -38,6 +38,8 @@ reference down-samples AMASS by an integer stride; 30 -> 20 fps has none).
 import numpy as np
 import scipy.ndimage
 
+from genmo_jax.body.skeletons import SMPLX_BODY_PARENTS
+
 RAW_OFFSETS = np.array([
     [0, 0, 0], [1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, -1, 0], [0, 1, 0], [0, -1, 0],
     [0, -1, 0], [0, 1, 0], [0, 0, 1], [0, 0, 1], [0, 1, 0], [1, 0, 0], [-1, 0, 0], [0, 0, 1],
@@ -45,7 +47,7 @@ RAW_OFFSETS = np.array([
 ], np.float64)
 KINEMATIC_CHAINS = ((0, 2, 5, 8, 11), (0, 1, 4, 7, 10), (0, 3, 6, 9, 12, 15), (9, 14, 17, 19, 21),
                     (9, 13, 16, 18, 20))
-PARENTS = (-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19)
+PARENTS = SMPLX_BODY_PARENTS  # the 22 body joints HumanML3D uses
 NUM_JOINTS = 22
 FEATURE_DIM = 263
 FPS = 20.0

@@ -14,17 +14,12 @@ from typing import Callable, Protocol
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from genmo_jax.body import skeletons
 from genmo_jax.body.open_body import open_body_path
 from genmo_jax.data import schema
 
-# SMPL 24-joint tree (SPEC B 17): parent of each joint, -1 for the pelvis.
-SMPL_PARENTS = np.array([-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18,
-                         19, 20, 21])
-SMPL_JOINT_NAMES = (
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck", "left_collar",
-    "right_collar", "head", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hand", "right_hand")
+SMPL_PARENTS = np.array(skeletons.SMPL_PARENTS)
+SMPL_JOINT_NAMES = skeletons.SMPL_JOINT_NAMES
 
 # (x, y, z)_yup = (x, z, -y)_zup: rotation of -90 degrees about x (docs/CONVENTIONS.md).
 R_ZUP_TO_YUP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
