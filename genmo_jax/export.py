@@ -16,7 +16,6 @@ import json
 import os
 import sys
 
-import jax
 import ml_collections
 import numpy as np
 
@@ -47,31 +46,16 @@ def _walk_strings(node):
 
 def restore_ema_model(workdir: str, step: int | None = None):
     """(model with EMA params on one device, config, step) from a training workdir."""
-    import orbax.checkpoint as ocp
-
     from genmo_jax.train import loop, state as state_lib
+    from genmo_jax.train.checkpoint import read_state
 
+    workdir = os.path.abspath(workdir)
     config_path = os.path.join(workdir, "config.json")
     if not os.path.isfile(config_path):
         raise FileNotFoundError(f"{workdir} is not a training workdir: {config_path} is missing")
     with open(config_path, encoding="utf-8") as f:
         config = ml_collections.ConfigDict(json.load(f))
-    ckpt_dir = os.path.join(workdir, "checkpoints")
-    steps = sorted(int(d) for d in os.listdir(ckpt_dir) if d.isdigit()) if os.path.isdir(ckpt_dir) else []
-    if not steps:
-        raise FileNotFoundError(f"no checkpoint in {ckpt_dir}")
-    step = steps[-1] if step is None else int(step)
-    path = os.path.join(ckpt_dir, str(step), "state")
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"checkpoint step {step} not found ({path}); available: {steps}")
-    # Restore onto this process's first device, whatever mesh wrote the checkpoint.
-    checkpointer = ocp.StandardCheckpointer()
-    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    meta = checkpointer.metadata(path)
-    tree = getattr(meta, "item_metadata", meta)
-    tree = getattr(tree, "tree", tree)
-    abstract = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device), tree)
-    state = checkpointer.restore(path, abstract)
+    step, state = read_state(os.path.join(workdir, "checkpoints"), step)
     task = loop.get_task(config.train.get("task", "genmo"))
     mdef, _, _ = state_lib.split_model(task.build_model(config))
     model = mdef.merge(state["ema"], state["rest"])
@@ -103,7 +87,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         out = export(args.workdir, args.out, step=args.step, stats_path=args.stats)
-    except (FileNotFoundError, ValueError) as e:
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"exported {args.workdir} -> {out}")

@@ -20,7 +20,7 @@ from genmo_jax.train import checkpoint as ckpt
 from genmo_jax.train import genmo_task, loop, objective
 from genmo_jax.train import state as state_lib
 
-STEPS = 250
+STEPS = 500
 
 
 def _write(root, seed, count, skeleton):
