@@ -70,22 +70,27 @@ def render_motion(path, joints_w, *, fps=30.0, texts=(), kp2d=None, joints_c=Non
     fig = plt.figure(figsize=(8 if with_camera else 4.5, 4.5), dpi=dpi)
     ax = fig.add_subplot(1, 2 if with_camera else 1, 1, projection="3d")
     ground = joints_w[..., 1].min()
-    center = joints_w[:, 0, [0, 2]]
-    span = max(1.2, float(np.ptp(center, axis=0).max()) / 2 + 1.0)
-    mid = center.mean(0)
+    half = 1.5  # the world view follows the root in a 3 m x 3 m window: the body stays readable
+    height = max(2.2, float(joints_w[..., 1].max() - ground) + 0.2)
     parents = SMPL_PARENTS[: joints_w.shape[1]]
-    bones = [ax.plot([], [], [], lw=2, color=("tab:red" if j in _LEFT_JOINTS else "tab:blue"))[0]
+    clip = {"axlim_clip": True} if "axlim_clip" in ax.plot.__doc__ else {}
+    bones = [ax.plot([], [], [], lw=2, color=("tab:red" if j in _LEFT_JOINTS else "tab:blue"), **clip)[0]
              for j in range(1, len(parents))]
-    trail, = ax.plot([], [], [], lw=1, color="gray")
-    gx, gz = np.meshgrid(np.linspace(mid[0] - span, mid[0] + span, 9), np.linspace(mid[1] - span, mid[1] + span, 9))
+    trail, = ax.plot([], [], [], lw=1, color="gray", **clip)
+    lo = np.floor(joints_w[:, 0, [0, 2]].min(0) - half)
+    hi = np.ceil(joints_w[:, 0, [0, 2]].max(0) + half)
     # Plot with matplotlib's z axis = world y (up), x = world x, y = world z.
-    ax.plot_wireframe(gx, gz, np.full_like(gx, ground), color="lightgray", lw=0.5)
-    ax.set_xlim(mid[0] - span, mid[0] + span)
-    ax.set_ylim(mid[1] - span, mid[1] + span)
-    ax.set_zlim(ground, ground + 2 * span)
-    ax.set_xlabel("x")
-    ax.set_ylabel("z")
-    ax.set_zlabel("y (up)")
+    # Many vertices per grid line, so that clipping to the moving window keeps the visible part.
+    along_x, along_z = np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200)
+    for x in np.arange(lo[0], hi[0] + 0.01, 0.5):
+        ax.plot(np.full_like(along_z, x), along_z, np.full_like(along_z, ground), color="0.55", lw=0.6, **clip)
+    for z in np.arange(lo[1], hi[1] + 0.01, 0.5):
+        ax.plot(along_x, np.full_like(along_x, z), np.full_like(along_x, ground), color="0.55", lw=0.6, **clip)
+    ax.set_zlim(ground - 0.02, ground + height)
+    ax.set_box_aspect((2 * half, 2 * half, height))
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("z (m)")
+    ax.set_zlabel("y up (m)")
     ax.view_init(elev=15, azim=-60)
     text = fig.suptitle(title, fontsize=9)
 
@@ -111,6 +116,8 @@ def render_motion(path, joints_w, *, fps=30.0, texts=(), kp2d=None, joints_c=Non
     def draw(i):
         f = frames[i]
         p = joints_w[f]
+        ax.set_xlim(p[0, 0] - half, p[0, 0] + half)
+        ax.set_ylim(p[0, 2] - half, p[0, 2] + half)
         for b, j in zip(bones, range(1, len(parents))):
             q = p[[parents[j], j]]
             b.set_data(q[:, 0], q[:, 2])
