@@ -12,7 +12,6 @@ import argparse
 import os
 import pickle
 import tempfile
-import time
 from collections import defaultdict
 
 import jax
@@ -21,6 +20,8 @@ import scipy.sparse
 
 from genmo_jax.body import skeletons
 from genmo_jax.body.smpl import forward, load_body_model, skeleton_forward
+
+from timing import best_seconds
 
 
 def write_smpl_sized_model(path, seed=0, num_vertices=6890):
@@ -41,16 +42,6 @@ def write_smpl_sized_model(path, seed=0, num_vertices=6890):
     }
     with open(path, "wb") as f:
         pickle.dump(data, f, protocol=2)
-
-
-def best_seconds(fn, repeats):
-    fn()  # warm-up (jit compile / torch allocator)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():

@@ -8,21 +8,12 @@ and the ratios that matter: per-frame cost of long vs short sequences for the es
 """
 
 import argparse
-import time
 
 import numpy as np
 
 from genmo_jax.evaluate import estimation, generation, humanml3d_features, t2m_evaluator, text_metrics
 
-
-def best_time(fn, repeats):
-    fn()  # warm-up / compile
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_seconds
 
 
 def walking(rng, frames, joints=24, offset=10.0):
@@ -52,24 +43,24 @@ def main():
             return [float(v.mean()) for v in out.values()]
 
         for name, fn in (("global_metrics", world), ("camera_metrics", camera)):
-            seconds = best_time(fn, args.repeats)
+            seconds = best_seconds(fn, args.repeats)
             per_frame[name, frames] = seconds / frames
             print(f"| {name} | {frames} | {seconds * 1e3:.1f} | {seconds / frames * 1e6:.2f} |")
     for name in ("global_metrics", "camera_metrics"):
         print(f"per-frame cost ratio {name} 20000 / 3000 frames: {per_frame[name, 20000] / per_frame[name, 3000]:.2f}")
 
     dance = walking(rng, 1200, offset=0.0) + np.array([0.0, 0.9, 0.0], np.float32)
-    seconds = best_time(lambda: generation.aist_features(dance), args.repeats)
+    seconds = best_seconds(lambda: generation.aist_features(dance), args.repeats)
     print(f"\nAIST++ kinetic + geometric features, 1200 frames (20 s at 60 fps): {seconds * 1e3:.1f} ms, "
           f"{20.0 / seconds:.0f}x real time")
     beats = np.arange(15, 1200, 30)
-    seconds = best_time(lambda: generation.beat_alignment_score(beats, dance), args.repeats)
+    seconds = best_seconds(lambda: generation.beat_alignment_score(beats, dance), args.repeats)
     print(f"BAS, 1200 frames: {seconds * 1e3:.2f} ms; PFC: "
-          f"{best_time(lambda: generation.physical_foot_contact([dance]), args.repeats) * 1e3:.2f} ms")
+          f"{best_seconds(lambda: generation.physical_foot_contact([dance]), args.repeats) * 1e3:.2f} ms")
 
     target = humanml3d_features.RAW_OFFSETS * 0.2
     clip = walking(rng, 196, joints=22, offset=0.0) + np.array([0.0, 0.9, 0.0], np.float32)
-    seconds = best_time(lambda: humanml3d_features.joints_to_features(clip, target), args.repeats)
+    seconds = best_seconds(lambda: humanml3d_features.joints_to_features(clip, target), args.repeats)
     print(f"HumanML3D 263-d features, 196 frames (9.8 s at 20 fps): {seconds * 1e3:.1f} ms, "
           f"{9.8 / seconds:.0f}x real time")
 
@@ -92,15 +83,15 @@ def main():
         state["movement_encoder"], state["text_encoder"], state["motion_encoder"]))
     motions = rng.normal(size=(32, 196, 263)).astype(np.float32)
     lengths = rng.integers(40, 197, size=32)
-    seconds = best_time(lambda: np.asarray(t2m_evaluator.embed_motions(params, motions, lengths)), args.repeats)
+    seconds = best_seconds(lambda: np.asarray(t2m_evaluator.embed_motions(params, motions, lengths)), args.repeats)
     print(f"Guo et al. motion encoder (real sizes), batch 32 x 196 frames: {seconds * 1e3:.0f} ms "
           f"({seconds / 32 * 1e3:.1f} ms per motion)")
 
     text = rng.normal(size=(4384, 512))
     motion = text + rng.normal(size=text.shape)
-    seconds = best_time(lambda: text_metrics.r_precision_and_matching(text, motion), args.repeats)
+    seconds = best_seconds(lambda: text_metrics.r_precision_and_matching(text, motion), args.repeats)
     print(f"R-precision + MM-Dist over 4384 pairs (HumanML3D test size), 512-d: {seconds * 1e3:.0f} ms")
-    seconds = best_time(lambda: generation.frechet_distance(text, motion), args.repeats)
+    seconds = best_seconds(lambda: generation.frechet_distance(text, motion), args.repeats)
     print(f"FID of two 4384 x 512 sets: {seconds * 1e3:.0f} ms")
 
 

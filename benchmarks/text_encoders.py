@@ -13,27 +13,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from genmo_jax.model.text.minilm import MiniLMTextEncoder, default_minilm_path  # noqa: E402
+
+from timing import best_seconds  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 WORDS = "a person walks forward turns around jumps waves both hands sits down slowly then runs".split()
 
 
 def captions(n):
     return [" ".join(WORDS[(i + j) % len(WORDS)] for j in range(6 + i % 9)) for i in range(n)]
-
-
-def best_time(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main():
@@ -43,7 +34,7 @@ def main():
     args = parser.parse_args()
     texts = captions(args.batch)
     encoder = MiniLMTextEncoder()
-    jax_s = best_time(lambda: encoder.encode(texts, batch_size=args.batch), args.repeats)
+    jax_s = best_seconds(lambda: encoder.encode(texts, batch_size=args.batch), args.repeats)
     print(f"JAX MiniLM: {args.batch / jax_s:.0f} captions/s ({jax_s * 1e3:.1f} ms per batch of {args.batch})")
     try:
         import torch
@@ -61,7 +52,7 @@ def main():
         with torch.inference_mode():
             return (model(**batch).last_hidden_state * batch["attention_mask"][..., None]).numpy()
 
-    torch_s = best_time(torch_encode, args.repeats)
+    torch_s = best_seconds(torch_encode, args.repeats)
     print(f"PyTorch MiniLM (transformers {transformers.__version__}, torch {torch.__version__}): "
           f"{args.batch / torch_s:.0f} captions/s; JAX / PyTorch throughput = {torch_s / jax_s:.2f}")
 
