@@ -90,13 +90,28 @@ def test_dataset_recipes_and_overrides_merge_in_order():
     assert pipeline.simulation_config(data, "amass") == {"noise": False, "length": 48}
 
 
-def test_process_shards_partition_each_epoch(shard_dirs):
-    config = make_config(shard_dirs, batch_size=1, datasets=["walks"])
-    seen = []
-    for process in range(2):
-        iterator = pipeline.make_iterator(config, 1, process_index=process, process_count=2)
-        seen.append([int(round(next(iterator)["betas"][0, 0, 0] * 100)) for _ in range(3)])
-    assert sorted(seen[0] + seen[1]) == list(range(6))          # epoch 0: disjoint, complete
+@pytest.mark.parametrize("process_count", [2, 4])
+def test_local_batches_are_row_blocks_of_the_single_process_batch(shard_dirs, process_count):
+    """Process p's batch = rows [p B / P, (p + 1) B / P) of the one-process global batch of the
+    same step, bitwise: training does not depend on the number of hosts."""
+    config = make_config(shard_dirs, batch_size=4)
+    steps = 3
+    single = take(pipeline.make_iterator(config, 4, process_index=0, process_count=1), steps)
+    local = [take(pipeline.make_iterator(config, 4 // process_count, process_index=p,
+                                         process_count=process_count), steps)
+             for p in range(process_count)]
+    for step in range(steps):
+        for key, value in single[step].items():
+            joined = np.concatenate([local[p][step][key] for p in range(process_count)])
+            assert joined.dtype == value.dtype, key
+            np.testing.assert_array_equal(joined, value, err_msg=f"{key} at step {step}")
+    # the global stream still walks through every clip of an epoch
+    walks = make_config(shard_dirs, batch_size=2, datasets=["walks"])
+    seen = [int(round(b["betas"][r, 0, 0] * 100)) for b in
+            take(pipeline.make_iterator(walks, 1, process_index=0, process_count=2), 3)
+            + take(pipeline.make_iterator(walks, 1, process_index=1, process_count=2), 3)
+            for r in range(1)]
+    assert sorted(seen) == list(range(6))                        # epoch 0: disjoint, complete
 
 
 @pytest.mark.parametrize("num_workers", [0, 1])

@@ -1,12 +1,17 @@
-"""The Grain training pipeline (SPEC A13): shards -> per-sample simulation -> weighted mix -> batches.
+"""The Grain training pipeline (SPEC A13): shards -> weighted mix -> batches -> per-sample simulation.
 
-Per dataset named in `config.data.datasets`:
-    ShardSource(dir) -> seed -> global shuffle -> repeat (reshuffled every epoch)
-    -> [process_index::process_count] -> random_map(SampleTransform) -> to_iter_dataset
-then `IterDataset.mix` of the named components by `config.data.weights`, `batch` (drop
-remainder; fixed shapes), and `mp_prefetch` with `config.data.num_workers` worker processes
-(0 = transform in the calling process). The iterator's `get_state()` / `set_state()` resume
-the exact sample sequence (the same `num_workers` is needed; JAX_PRACTICES 2.4).
+Per dataset named in `config.data.datasets`, a stream of *sample tickets* (dataset id, record
+index, position in the stream):
+    range(num_records) -> seed -> global shuffle -> repeat (reshuffled every epoch) -> tag
+then `IterDataset.mix` of the named ticket streams by `config.data.weights` and `batch` of the
+GLOBAL batch size (drop remainder). Every process builds the same global batch of tickets and
+keeps its rows [p * B / P, (p + 1) * B / P) (`LocalSamples`), and only then reads and simulates
+those records, with a generator seeded by (dataset seed, stream position). So process p's local
+batch is exactly those rows of the single-process global batch of the same step: training does
+not depend on the number of hosts, and no process simulates another's rows. Last,
+`mp_prefetch` with `config.data.num_workers` worker processes (0 = in the calling process).
+The iterator's `get_state()` / `set_state()` resume the exact sample sequence (the same
+`num_workers` is needed; JAX_PRACTICES 2.4); the state is keyed by dataset name.
 
 The per-sample work (speed-augmented crop, camera trajectory, 2D simulation, masks) is
 `genmo_jax.data.simulate.make_training_sample(record, rng, simulation_config)`; its docstring
@@ -69,6 +74,43 @@ class SampleTransform:
         return sample
 
 
+class _Ticket:
+    """(position, record index) -> (dataset id, record index, position) int64 (3,)."""
+
+    def __init__(self, dataset_id: int):
+        self.dataset_id = dataset_id
+
+    def __call__(self, position: int, record_index) -> np.ndarray:
+        return np.array([self.dataset_id, int(record_index), position], np.int64)
+
+
+class LocalSamples:
+    """Global ticket batch (B, 3) -> this process's rows [p B / P, (p + 1) B / P), simulated.
+
+    The generator of a sample is seeded by (dataset seed, position in the dataset's stream), so a
+    sample does not depend on which process or worker makes it.
+    """
+
+    def __init__(self, data_config, sources: dict, seeds: dict, process_index: int,
+                 process_count: int):
+        self.names = list(sources)
+        self.sources = [sources[n] for n in self.names]
+        self.seeds = [seeds[n] for n in self.names]
+        self.transforms = [SampleTransform(data_config, n, i) for i, n in enumerate(self.names)]
+        self.process_index, self.process_count = process_index, process_count
+
+    def __call__(self, tickets: np.ndarray) -> dict:
+        tickets = np.asarray(tickets)
+        rows = tickets.shape[0] // self.process_count
+        mine = tickets[self.process_index * rows:(self.process_index + 1) * rows]
+        samples = []
+        for dataset_id, record_index, position in mine:
+            rng = np.random.default_rng([self.seeds[dataset_id], int(position)])
+            record = self.sources[dataset_id][int(record_index)]
+            samples.append(self.transforms[dataset_id](record, rng))
+        return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
+
+
 def open_sources(data_config) -> dict[str, shards.ShardSource]:
     """Opens every configured shard directory; a missing one fails with its path."""
     names = list(data_config.datasets)
@@ -97,8 +139,10 @@ def make_dataset(config, local_batch_size: int | None = None, process_index: int
     """The mixed, batched, prefetched training `grain.IterDataset` for this JAX process.
 
     config: the full ConfigDict (reads `config.data`, `config.seed`). local_batch_size defaults
-    to config.data.batch_size // process_count. Iterate with `iter(ds)`; the iterator is
-    checkpointable (`get_state` / `set_state`, or grain.checkpoint with Orbax).
+    to config.data.batch_size // process_count; the global batch is local_batch_size *
+    process_count and this process yields its rows [p * local, (p + 1) * local) (module
+    docstring). Iterate with `iter(ds)`; the iterator is checkpointable (`get_state` /
+    `set_state`, or grain.checkpoint with Orbax).
     """
     import grain
 
@@ -115,22 +159,24 @@ def make_dataset(config, local_batch_size: int | None = None, process_index: int
     sources = open_sources(data_config)
     read_options = grain.ReadOptions(num_threads=int(data_config.get("read_threads", 2)),
                                      prefetch_buffer_size=int(data_config.get("read_buffer", 16)))
-    components = {}
+    components, seeds = {}, {}
     for dataset_id, (name, source) in enumerate(sources.items()):
+        # Seeded by name, not position: adding a dataset keeps the others' sequences.
+        seeds[name] = (seed + zlib.crc32(name.encode())) % 2**31
         components[name] = (
-            grain.MapDataset.source(source)
-            # Seeded by name, not position: adding a dataset keeps the others' sequences.
-            .seed((seed + zlib.crc32(name.encode())) % 2**31)
+            grain.MapDataset.range(len(source))
+            .seed(seeds[name])
             .shuffle()
             .repeat()
-            [process_index::process_count]
-            .random_map(SampleTransform(data_config, name, dataset_id))
+            .map_with_index(_Ticket(dataset_id))
             .to_iter_dataset(read_options))
     weights = {name: float(data_config.weights[name]) for name in components}
     # Always a named mix, even of one dataset: the iterator state is then keyed by dataset name,
     # so a checkpoint restores into a recipe with more datasets or other weights (grain 0.2.15+).
     mixed = grain.IterDataset.mix(components, weights)
-    batched = mixed.batch(local_batch_size, drop_remainder=True)
+    global_batch = local_batch_size * process_count
+    batched = (mixed.batch(global_batch, drop_remainder=True)
+               .map(LocalSamples(data_config, sources, seeds, process_index, process_count)))
     num_workers = int(data_config.get("num_workers", 0))
     if num_workers > 0:
         batched = batched.mp_prefetch(grain.MultiprocessingOptions(
