@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from genmo_jax.motion.normalization import (
+    MIN_STD,
     StatsAccumulator,
     compute_stats,
     denormalize,
@@ -54,6 +55,28 @@ def test_save_load_normalize_round_trip(tmp_path):
     unclipped = np.asarray(normalize(xj, loaded, clip_std=False))[mask]
     np.testing.assert_allclose(unclipped.mean(0), 0.0, atol=1e-4)
     np.testing.assert_allclose(unclipped.std(0), 1.0, atol=1e-4)
+
+
+def test_unclipped_std_is_floored_for_dims_the_data_never_moves():
+    """A constant dimension (std 0: feet and hands of the procedural world) must not be divided
+    by ~0, a barely moving one is scaled by the floor, the others by their own std."""
+    rng = np.random.default_rng(1)
+    x = np.zeros((200, 3))
+    x[:, 0] = 0.7                                    # constant
+    x[:, 1] = rng.normal(0.0, 0.003, 200)            # below the floor (lateral root velocity)
+    x[:, 2] = rng.normal(0.02, 0.03, 200)            # above it (forward root velocity)
+    stats = compute_stats(x)
+    normed = np.asarray(normalize(jnp.asarray(x, jnp.float32), stats, clip_std=False))
+    std = np.asarray(stats.std)
+    assert std[0] < 1e-6 and std[1] < MIN_STD < std[2]
+    np.testing.assert_allclose(normed[:, 0], 0.0, atol=1e-3)
+    np.testing.assert_allclose(normed[:, 1], (x[:, 1] - x[:, 1].mean()) / MIN_STD, atol=1e-3)
+    np.testing.assert_allclose(normed[:, 2].std(), 1.0, atol=1e-3)
+    # a value off the constant stays O(1 / MIN_STD), not O(1e6)
+    moved = np.asarray(normalize(jnp.asarray([[0.71, 0.0, 0.02]]), stats, clip_std=False))
+    np.testing.assert_allclose(moved[0, 0], 0.01 / MIN_STD, rtol=1e-3)
+    np.testing.assert_allclose(np.asarray(denormalize(jnp.asarray(normed), stats, clip_std=False)), x,
+                               atol=1e-5)
 
 
 def test_bad_files(tmp_path):

@@ -1,7 +1,11 @@
 """Normalisation statistics of the motion vector: compute, save/load (stats.npz), apply (SPEC A3).
 
 x_norm = (x - mean) / std_used, std_used = max(std, 1) when `clip_std` (the release default:
-only dimensions with std > 1 are scaled, all others are only mean-subtracted; SPEC B 1.2).
+only dimensions with std > 1 are scaled, all others are only mean-subtracted; SPEC B 1.2), else
+the true std floored at `MIN_STD` (GVHMR's choice; configs/tiny.py). The floor keeps dimensions
+the data never moves (the procedural world's feet, wrists and hands: std exactly 0) from being
+divided by ~0; every dimension that varies (6D entries ~0.05..0.7, root velocities ~0.003..0.03
+m/frame) is scaled to unit (or, below the floor, smaller) variance.
 Statistics are always computed from data by our own code, never hard-coded.
 """
 
@@ -21,7 +25,10 @@ __all__ = [
     "load_stats",
     "normalize",
     "denormalize",
+    "MIN_STD",
 ]
+
+MIN_STD = 1e-2   # floor of the unclipped std (same units as the dimension)
 
 
 @flax.struct.dataclass
@@ -102,14 +109,14 @@ def load_stats(path, dim=None):
     return NormStats(mean=jnp.asarray(mean), std=jnp.asarray(std))
 
 
-def _effective_std(stats, clip_std, eps=1e-6):
+def _effective_std(stats, clip_std):
     std = jnp.asarray(stats.std)
-    return jnp.maximum(std, 1.0) if clip_std else jnp.maximum(std, eps)
+    return jnp.maximum(std, 1.0) if clip_std else jnp.maximum(std, MIN_STD)
 
 
 @functools.partial(jax.jit, static_argnames="clip_std")
 def normalize(x, stats, clip_std=True):
-    """(x - mean) / std_used, std_used = max(std, 1) if clip_std else max(std, 1e-6). (..., D)."""
+    """(x - mean) / std_used, std_used = max(std, 1) if clip_std else max(std, MIN_STD). (..., D)."""
     return (jnp.asarray(x) - stats.mean) / _effective_std(stats, clip_std)
 
 
