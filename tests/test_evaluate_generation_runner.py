@@ -217,3 +217,59 @@ def test_errors_name_the_flag(tiny_random_export, humanml_root, tmp_path):
         generation_runner.evaluate_params(_args(tiny_random_export, humanml_root), "aistpp")
     with pytest.raises(ValueError, match="--samples"):
         generation_runner.evaluate_params(_args(tiny_random_export, humanml_root, "--samples", "0"), "inbetween2")
+
+
+@pytest.fixture(scope="module")
+def motionx_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("motionx")
+    fixtures.write_motionx(root, with_keypoints=True)
+    (root / "test.txt").write_text("idea400/Dancing_clip_1\nkungfu/k_02\n" * 16)  # 32 pairs for R-precision
+    return root
+
+
+def test_motionx_test_set(motionx_root):
+    entries = generation_data.motionx_test_set(motionx_root, fixtures.synthetic_rest_joints, min_seconds=0.5)
+    assert len(entries) == 32 and entries[0]["name"] == "idea400/Dancing_clip_1"
+    first = entries[0]
+    assert first["caption"] == "a person performs dancing moves" and first["num_frames"] == 45
+    assert first["tokens"] == ["a/OTHER", "person/OTHER", "performs/OTHER", "dancing/OTHER", "moves/OTHER"]
+    assert first["joints"].shape == (45, 24, 3) and first["smpl"]["body_pose"].shape == (45, 63)
+    assert len(generation_data.motionx_test_set(motionx_root, fixtures.synthetic_rest_joints, min_seconds=1.2)) == 16
+    (motionx_root / "bad.txt").write_text("idea400/nope\n")
+    with pytest.raises(ValueError, match="idea400/nope"):
+        generation_data.motionx_test_set(motionx_root, fixtures.synthetic_rest_joints, motionx_root / "bad.txt")
+
+
+@pytest.mark.slow
+def test_motionx_end_to_end(motionx_root, tiny_random_export, tmp_path):
+    args = _args(tiny_random_export, motionx_root, "--min-seconds", "0.5", "--batch-size", "32")
+    ours, settings = generation_runner.evaluate_params(args, "motionx", evaluator=_jax_evaluator(tmp_path))
+    assert settings["captions"] == 32 and "unpublished" in settings["note"]
+    assert all(math.isfinite(v) for v in ours.values()) and 0 <= ours["r_precision_top3"] <= 1
+
+
+@pytest.mark.ref
+def test_text_benchmark_with_published_checkpoint_format(humanml_root, tiny_random_export, tmp_path):
+    """--evaluator / --glove / --evaluator-mean/-std files: a finest.tar written by torch.save."""
+    torch = pytest.importorskip("torch")
+    movement, text, motion, glove = _random_evaluator(tmp_path)
+    as_torch = lambda sd: {k: torch.from_numpy(v) for k, v in sd.items()}
+    checkpoint = tmp_path / "finest.tar"
+    torch.save({"movement_encoder": as_torch(movement), "text_encoder": as_torch(text),
+                "motion_encoder": as_torch(motion), "epoch": 1}, checkpoint)
+    np.save(tmp_path / "mean.npy", np.zeros(263, np.float32))
+    np.save(tmp_path / "std.npy", np.ones(263, np.float32))
+    args = _args(tiny_random_export, humanml_root, "--min-seconds", "0.4", "--batch-size", "33",
+                 "--evaluator", str(checkpoint), "--glove", str(glove), "--evaluator-mean", str(tmp_path / "mean.npy"),
+                 "--evaluator-std", str(tmp_path / "std.npy"))
+    ours, settings = generation_runner.evaluate_params(args, "humanml3d")
+    assert settings["evaluator"] == str(checkpoint) and all(math.isfinite(v) for v in ours.values())
+    # The same evaluator built in JAX from the same arrays embeds the GT identically.
+    (tmp_path / "again").mkdir()
+    jax_evaluator = _jax_evaluator(tmp_path / "again")  # same seed: the same arrays
+    loaded = generation_runner.TextMotionEvaluator.from_files(str(checkpoint), str(glove), str(tmp_path / "mean.npy"),
+                                                              str(tmp_path / "std.npy"))
+    features = [np.random.default_rng(1).normal(size=(30, 263)).astype(np.float32)]
+    np.testing.assert_allclose(loaded.embed_motion(features), jax_evaluator.embed_motion(features), atol=1e-5)
+    with pytest.raises(ValueError, match="--glove"):
+        generation_runner.TextMotionEvaluator.from_files(str(checkpoint), None, None, None)
