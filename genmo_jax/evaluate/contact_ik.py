@@ -82,7 +82,7 @@ def _chain_fk(base_rot, base_pos, local_rots, offsets):
     return jnp.stack(rots, -3), jnp.stack(positions, -2)
 
 
-@functools.partial(jax.jit, static_argnames=("target_ids", "iterations", "weighting"))
+@functools.partial(jax.jit, static_argnames=("iterations", "weighting"))
 def ccd_ik_chain(base_rot, base_pos, local_rots, offsets, targets, target_ids, iterations=2, weighting="release"):
     """CCD IK on one serial chain (position targets only), as GVHMR's `CCD_IK.solve`.
 
@@ -90,7 +90,8 @@ def ccd_ik_chain(base_rot, base_pos, local_rots, offsets, targets, target_ids, i
       base_rot (..., 3, 3), base_pos (..., 3): world transform of chain joint 0 (kept).
       local_rots (..., n, 3, 3): local rotations of the chain joints (entry 0 unused).
       offsets (..., n, 3): rest offset of each joint from its parent, in the parent's frame (m).
-      targets (..., T, 3): world target positions of the chain joints `target_ids` (T static ints).
+      targets (..., T, 3): world target positions of the chain joints `target_ids` ((T,) ints; a
+        repeated target counts once: its rotated axes are averaged with themselves).
       iterations: passes over the chain; weighting: "release" (step fraction (i + 1) / n) or "full".
     Returns:
       new local rotations (..., n, 3, 3); joints 1 .. n-2 are updated, 0 and n-1 are kept.
@@ -98,7 +99,7 @@ def ccd_ik_chain(base_rot, base_pos, local_rots, offsets, targets, target_ids, i
     if weighting not in ("release", "full"):
         raise ValueError(f"weighting must be 'release' or 'full'; got {weighting!r}")
     num = local_rots.shape[-3]
-    target_ids = tuple(int(t) for t in target_ids)
+    target_ids = jnp.asarray(target_ids, jnp.int32)
 
     def update_joint(i, rots_local):
         rots, positions = _chain_fk(base_rot, base_pos, rots_local, offsets)
@@ -108,9 +109,11 @@ def ccd_ik_chain(base_rot, base_pos, local_rots, offsets, targets, target_ids, i
         x_sum = jnp.zeros_like(pos)
         y_sum = jnp.zeros_like(pos)
         count = jnp.zeros(pos.shape[:-1] + (1,), pos.dtype)
-        for t, j in enumerate(target_ids):
+        for t in range(targets.shape[-2]):
+            j = target_ids[t]
             active = (j > i).astype(pos.dtype)  # only targets below the joint move it
-            step = _rotation_between(positions[..., j, :] - pos, targets[..., t, :] - pos, fraction)
+            end = jnp.take(positions, j, axis=-2)
+            step = _rotation_between(end - pos, targets[..., t, :] - pos, fraction)
             solved = matmul3(step, rot)
             x_sum = x_sum + active * solved[..., :, 0]
             y_sum = y_sum + active * solved[..., :, 1]
@@ -157,11 +160,17 @@ def contact_ik(model, betas, global_orient, body_pose, transl, contact_logits, i
     target_of = {joint: targets_all[..., k, :] for k, joint in enumerate(CONTACT_JOINTS)}
     parent_ids = np.array([max(p, 0) for p in parents])
     offsets = rest - rest[..., parent_ids, :]
-    for chain, chain_targets in zip(CHAINS, CHAIN_TARGETS):
-        ids = np.array(chain)
-        targets = jnp.stack([target_of[j] for j in chain_targets], -2)
-        target_ids = tuple(chain.index(j) for j in chain_targets)
-        new = ccd_ik_chain(global_rot[..., chain[0], :, :], joints[..., chain[0], :], local[..., ids, :, :],
-                           offsets[..., ids, :], targets, target_ids, iterations=iterations, weighting=weighting)
-        local = local.at[..., ids[1:], :, :].set(new[..., 1:, :, :])
+    # The four chains have the same length: solve them as one vmapped chain (one compiled body).
+    # Arms have one target; it is listed twice, which leaves the averaged axes unchanged.
+    chain_ids = np.array(CHAINS)
+    padded_targets = [tuple(t) * (2 // len(t)) for t in CHAIN_TARGETS]
+    targets = jnp.stack([jnp.stack([target_of[j] for j in t], -2) for t in padded_targets])
+    target_ids = jnp.array([[chain.index(j) for j in t] for chain, t in zip(CHAINS, padded_targets)], jnp.int32)
+    solve = jax.vmap(functools.partial(ccd_ik_chain, iterations=iterations, weighting=weighting))
+    new = solve(jnp.moveaxis(global_rot[..., chain_ids[:, 0], :, :], -3, 0),
+                jnp.moveaxis(joints[..., chain_ids[:, 0], :], -2, 0),
+                jnp.moveaxis(local[..., chain_ids, :, :], -4, 0),
+                jnp.moveaxis(offsets[..., chain_ids, :], -3, 0), targets, target_ids)
+    for k, chain in enumerate(CHAINS):
+        local = local.at[..., np.array(chain[1:]), :, :].set(new[k][..., 1:, :, :])
     return matrix_to_axis_angle(local[..., 1:, :, :]).reshape(lead + (63,))
