@@ -273,3 +273,18 @@ def test_text_benchmark_with_published_checkpoint_format(humanml_root, tiny_rand
     np.testing.assert_allclose(loaded.embed_motion(features), jax_evaluator.embed_motion(features), atol=1e-5)
     with pytest.raises(ValueError, match="--glove"):
         generation_runner.TextMotionEvaluator.from_files(str(checkpoint), None, None, None)
+
+
+def test_humanml3d_release_features_are_the_gt(humanml_root, tmp_path):
+    import shutil
+
+    root = tmp_path / "h"
+    shutil.copytree(humanml_root, root)
+    (root / "new_joint_vecs").mkdir()
+    vectors = np.random.default_rng(0).normal(size=(26, 263)).astype(np.float32)  # clip 000000: 26 frames at 20 fps
+    np.save(root / "new_joint_vecs" / "000000.npy", vectors)
+    entries = generation_data.humanml3d_test_set(root, fixtures.synthetic_rest_joints, None, None, 0.4, 10.0,
+                                                 max_clips=1)
+    assert [e["caption"] for e in entries] == ["a person walks forward.", "then the person sways."]
+    np.testing.assert_array_equal(entries[0]["gt_features"], vectors)
+    np.testing.assert_array_equal(entries[1]["gt_features"], vectors[10:20])  # 0.5-1.0 s at 20 fps

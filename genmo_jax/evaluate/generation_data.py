@@ -12,9 +12,9 @@ GT and generated motions go through the same body model.
   music beats are their beat one-hot column (34: librosa `beat_track`, EDGE's baseline features).
 - HumanML3D (`humanml3d_test_set`): `<src>/test.txt` (clip ids, the HumanML3D release's split
   file), `index.csv` + AMASS through `data.converters.humanml3d`, captions from `texts/<id>.txt`
-  (`caption#tokens#start#end`). One entry per caption, as the text-to-motion test loader builds
-  them: tagged captions (start/end not 0) are their own sub-clips; untagged captions share the
-  whole clip. Entries shorter than `min_seconds` or at least `max_seconds` long are dropped (the
+  (`caption#tokens#start#end`). Entries as the text-to-motion test loader builds them: the whole
+  clip with one of its untagged captions (the loader draws one per access; we draw once, seeded),
+  and every tagged caption (start/end not 0) as its own sub-clip. Entries shorter than `min_seconds` or at least `max_seconds` long are dropped (the
   protocol: 40 <= T < 200 frames at 20 fps). If `<src>/new_joint_vecs/<id>.npy` exists, the GT
   263-d features are the release's (cropped to the caption window at 20 fps, as the loader does).
 - Motion-X (`motionx_test_set`): a split file (default `<src>/test.txt`, one `<subset>/<seq>` per
@@ -123,11 +123,13 @@ def _keep(num_frames, min_seconds, max_seconds):
 
 
 def humanml3d_test_set(src, rest_joints_fn, amass=None, split_file=None, min_seconds=2.0, max_seconds=10.0,
-                       max_clips=None, one_per_clip=False) -> list[dict]:
+                       max_clips=None, one_per_clip=False, seed=0) -> list[dict]:
     """HumanML3D test entries: [{name, caption, tokens, num_frames, joints (T, 24, 3), smpl{...},
-    optional gt_features (T20, 263)}]. `one_per_clip`: only the clip's first untagged caption over
-    the whole clip (the in-betweening set)."""
+    optional gt_features (T20, 263)}]: per clip one of its untagged captions (drawn with `seed`)
+    over the whole clip, plus one entry per tagged caption over its window. `one_per_clip`: only
+    the clip's first untagged caption (the in-betweening set)."""
     src = Path(src)
+    rng = np.random.default_rng(seed)
     wanted = read_split(Path(split_file) if split_file else src / "test.txt")
     items = dict(humanml3d.items(str(src), amass=amass))
     indexed = _index_names(src)
@@ -147,20 +149,22 @@ def humanml3d_test_set(src, rest_joints_fn, amass=None, split_file=None, min_sec
         tokens = caption_tokens(text_path)
         vectors_path = src / "new_joint_vecs" / f"{clip}.npy"
         vectors = np.load(vectors_path) if vectors_path.is_file() else None
-        for (caption, start_s, end_s), caption_tok in zip(captions, tokens):
-            whole = start_s == 0.0 and end_s == 0.0
-            if one_per_clip and not whole:
-                continue
-            start, end = (0, length) if whole else (int(round(start_s * schema.FPS)),
-                                                     min(int(round(end_s * schema.FPS)), length))
+        whole = [(c, t) for (c, s, e), t in zip(captions, tokens) if s == 0.0 and e == 0.0]
+        chosen = []
+        if whole:  # the loader draws one of the clip's untagged captions
+            chosen.append((*whole[0 if one_per_clip else int(rng.integers(len(whole)))], 0, length))
+        if not one_per_clip:
+            for (caption, start_s, end_s), caption_tok in zip(captions, tokens):
+                if not (start_s == 0.0 and end_s == 0.0):
+                    chosen.append((caption, caption_tok, int(round(start_s * schema.FPS)),
+                                   min(int(round(end_s * schema.FPS)), length), start_s, end_s))
+        for caption, caption_tok, start, end, *tags in chosen:
             if end <= start or not _keep(end - start, min_seconds, max_seconds):
                 continue
             gt = None
-            if vectors is not None:
-                gt = vectors if whole else vectors[int(start_s * HUMANML_FPS):int(end_s * HUMANML_FPS)]
+            if vectors is not None:  # sub-clips cut at 20 fps as the loader: [int(start * 20), int(end * 20))
+                gt = vectors[int(tags[0] * HUMANML_FPS):int(tags[1] * HUMANML_FPS)] if tags else vectors
             entries.append(_entry(clip, caption, caption_tok or plain_tokens(caption), record, start, end, gt))
-            if one_per_clip:
-                break
         if max_clips and len({e["name"] for e in entries}) >= max_clips:
             break
     if not entries:

@@ -227,7 +227,7 @@ def _text_benchmark(args, bench_name, exported, body, rest_joints_fn, evaluator)
                                                    args.evaluator_std)
     if bench_name == "humanml3d":
         entries = generation_data.humanml3d_test_set(args.data, rest_joints_fn, args.amass, args.split_file,
-                                                     args.min_seconds, 10.0, args.max_items)
+                                                     args.min_seconds, 10.0, args.max_items, seed=args.seed)
     else:
         entries = generation_data.motionx_test_set(args.data, rest_joints_fn, args.split_file, args.min_seconds, 10.0,
                                                    args.motionx_fps, args.motionx_up, args.max_items)
