@@ -1,7 +1,12 @@
-"""`python -m genmo_jax.evaluate --benchmark NAME --predictions DIR --out DIR`: score predictions.
+"""`python -m genmo_jax.evaluate`: score a params folder on a benchmark's test files, or prediction files.
 
-Scores prediction files against the benchmark's protocol and writes `<out>/<NAME>.{json,md}`: the
-paper's reference rows with ours beneath (`--list` shows the benchmarks). Prediction files:
+    python -m genmo_jax.evaluate --params DIR --benchmark emdb2 --data inputs/EMDB/hmr4d_support --out DIR
+    python -m genmo_jax.evaluate --benchmark emdb2 --predictions DIR --out DIR
+
+Writes `<out>/<NAME>.{json,md}`: the paper's reference rows with ours beneath (`--list` shows the
+benchmarks). With `--params`, the estimation benchmarks (3dpw, emdb1, emdb2, rich) run
+`estimation_runner.evaluate_params` and the generation benchmarks `generation_runner.evaluate_params`
+(imported only then); `--benchmark NAME --help` lists that runner's own options. Prediction files:
 
 - estimation (3dpw, emdb1, emdb2, rich): one `.npz` per sequence with pred_joints, gt_joints
   (L, J, 3) camera frame and/or pred_joints_world, gt_joints_world (world frame), optional
@@ -75,9 +80,36 @@ def run(args):
     return report.write_report(args.out, bench, ours, settings)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m genmo_jax.evaluate", description=__doc__.split("\n")[0])
+def _runner(bench):
+    """The module that runs a params folder on `bench` (imported lazily: generation needs more)."""
+    if bench.task == "estimation":
+        from genmo_jax.evaluate import estimation_runner
+
+        return estimation_runner
+    from genmo_jax.evaluate import generation_runner
+
+    return generation_runner
+
+
+def run_params(args):
+    bench = benchmarks.get_benchmark(args.benchmark)
+    try:
+        runner = _runner(bench)
+    except ImportError as error:
+        raise ValueError(f"--params: no runner for the {bench.task} benchmark {bench.name!r} ({error})") from None
+    ours, settings = runner.evaluate_params(args, bench.name)
+    settings = dict(settings)
+    notes = settings.get("notes", ())
+    return report.write_report(args.out, bench, ours, settings, notes=notes)
+
+
+def build_parser(benchmark=None):
+    """The CLI parser; the runner of `benchmark` (when it has one) adds its own flags."""
+    parser = argparse.ArgumentParser(prog="python -m genmo_jax.evaluate", description=__doc__.split("\n")[0],
+                                     epilog="`--benchmark NAME --help` also lists the options of NAME's runner.")
     parser.add_argument("--benchmark", help="benchmark name (see --list)")
+    parser.add_argument("--params", help="exported params folder to run on the benchmark's test files (--data)")
+    parser.add_argument("--data", help="with --params: the benchmark's test-file folder")
     parser.add_argument("--predictions", help="folder of prediction .npz files")
     parser.add_argument("--out", default="eval_results", help="folder for <benchmark>.json and .md")
     parser.add_argument("--gt", help="music: folder of GT dance .npz files (joints)")
@@ -88,15 +120,28 @@ def main(argv=None):
     parser.add_argument("--fps", type=float, default=30.0, help="music: frame rate of the dances and beats")
     parser.add_argument("--replications", type=int, default=20, help="text: number of shuffled replications")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    if benchmark in benchmarks.BENCHMARKS:
+        try:
+            _runner(benchmarks.BENCHMARKS[benchmark]).add_arguments(parser)
+        except ImportError:  # a runner that is not installed: only the prediction-file path is offered
+            pass
+    return parser
+
+
+def main(argv=None):
+    probe = argparse.ArgumentParser(add_help=False)
+    probe.add_argument("--benchmark")
+    known, _ = probe.parse_known_args(argv)
+    parser = build_parser(known.benchmark)
     args = parser.parse_args(argv)
     if args.list:
         for name, bench in benchmarks.BENCHMARKS.items():
             print(f"{name:12s} {bench.task:11s} {bench.description}")
         return 0
-    if not args.benchmark or not args.predictions:
-        parser.error("--benchmark and --predictions are required (or --list)")
+    if not args.benchmark or bool(args.predictions) == bool(args.params):
+        parser.error("give --benchmark and either --params (with --data) or --predictions (or --list)")
     try:
-        print(run(args))
+        print(run_params(args) if args.params else run(args))
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
