@@ -34,6 +34,13 @@ def default_body():
     return body_model_from_config({"model": "open"})
 
 
+def _padded(frames, *arrays):
+    """Arrays (F, ...) padded with their last frame to a fixed bucket, so the jitted body functions
+    compile once for all fixture lengths; slice results with [:frames]."""
+    bucket = max(64, int(2 ** np.ceil(np.log2(frames))))
+    return [np.concatenate([a, np.repeat(a[-1:], bucket - frames, 0)], 0) for a in arrays]
+
+
 def synthetic_walk(body, frames, seed=0):
     """World (y-up) SMPL params of a walk: body_pose (F, 69), betas (F, 10), global_orient, transl (F, 3)."""
     rng = np.random.default_rng(seed)
@@ -53,7 +60,7 @@ def synthetic_walk(body, frames, seed=0):
     transl = np.concatenate([np.zeros((1, 3)), np.cumsum(step[:-1], 0)], 0).astype(np.float32)
     betas = np.repeat(rng.normal(scale=0.5, size=(1, 10)).astype(np.float32), frames, 0)
     params = {"body_pose": pose.reshape(frames, 69), "betas": betas, "global_orient": orient, "transl": transl}
-    joints = np.asarray(smpl.skeleton_forward(body, betas, orient, params["body_pose"], transl))
+    joints = np.asarray(smpl.skeleton_forward(body, *_padded(frames, betas, orient, params["body_pose"], transl)))
     params["transl"] = transl - np.float32([0.0, joints[..., 1].min(), 0.0])  # feet on y = 0
     return params
 
@@ -74,16 +81,20 @@ def transform_params(body, params, R, t):
     frames = params["transl"].shape[0]
     R = np.broadcast_to(np.asarray(R, np.float32), (frames, 3, 3))
     t = np.broadcast_to(np.asarray(t, np.float32), (frames, 3))
-    root = np.asarray(smpl.rest_joints(body, params["betas"]))[..., 0, :]
-    orient, transl = world_to_camera_params(params["global_orient"], params["transl"], R, t, root)
-    return dict(params, global_orient=np.asarray(orient, np.float32), transl=np.asarray(transl, np.float32))
+    betas, orient, transl, R, t = _padded(frames, params["betas"], params["global_orient"], params["transl"], R, t)
+    root = np.asarray(smpl.rest_joints(body, betas))[..., 0, :]
+    orient, transl = world_to_camera_params(orient, transl, R, t, root)
+    return dict(params, global_orient=np.asarray(orient, np.float32)[:frames],
+                transl=np.asarray(transl, np.float32)[:frames])
 
 
 def observe(body, params_w, R_w2c, t_w2c, K, rng):
     """2D COCO-17 keypoints (F, 17, 3) px + confidence and boxes (F, 3) of the body seen by the camera."""
     params_c = transform_params(body, params_w, R_w2c, t_w2c)
-    out = smpl.forward(body, params_c["betas"], params_c["global_orient"], params_c["body_pose"], params_c["transl"])
-    coco = np.asarray(smpl.coco17_joints(body, out["vertices"]))
+    frames = params_c["transl"].shape[0]
+    out = smpl.forward(body, *_padded(frames, params_c["betas"], params_c["global_orient"], params_c["body_pose"],
+                                      params_c["transl"]))
+    coco = np.asarray(smpl.coco17_joints(body, out["vertices"]))[:frames]
     xy = coco[..., :2] / coco[..., 2:3] * np.float32([K[0, 0], K[1, 1]]) + np.float32([K[0, 2], K[1, 2]])
     conf = rng.uniform(0.6, 1.0, size=xy.shape[:-1] + (1,)).astype(np.float32)
     low, high = xy.min(1), xy.max(1)
