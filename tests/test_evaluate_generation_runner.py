@@ -244,7 +244,7 @@ def test_motionx_test_set(motionx_root):
 def test_motionx_end_to_end(motionx_root, tiny_random_export, tmp_path):
     args = _args(tiny_random_export, motionx_root, "--min-seconds", "0.5", "--batch-size", "32")
     ours, settings = generation_runner.evaluate_params(args, "motionx", evaluator=_jax_evaluator(tmp_path))
-    assert settings["captions"] == 32 and "unpublished" in settings["note"]
+    assert settings["captions"] == 32 and "unpublished" in settings["notes"][-1]
     assert all(math.isfinite(v) for v in ours.values()) and 0 <= ours["r_precision_top3"] <= 1
 
 

@@ -146,6 +146,9 @@ def _music_benchmark(args, exported, body, rest_joints_fn):
     settings = dict(_sampler_settings(args), pieces=len(pieces), bas_variant=bas_variant, fps=30.0,
                     max_frames=max_frames, conditions="music only", gt_set="crossmodal test GT dances",
                     music_beats="beat one-hot of the 35-d music features (librosa beat_track)")
+    settings["notes"] = (f"Ours: {len(pieces)} crossmodal test pieces, music only, {args.ddim_steps} DDIM steps, CFG "
+                         f"{args.guidance_scale}; BAS {bas_variant} variant at 30 fps (GT dances on their own beats: "
+                         f"{ours['bas_gt']:.4f}); FID/Div against the test GT dances.",)
     return ours, settings
 
 
@@ -251,9 +254,12 @@ def _text_benchmark(args, bench_name, exported, body, rest_joints_fn, evaluator)
                     skeleton_reference=offsets_source, max_frames=max_frames, min_seconds=args.min_seconds,
                     gt_features="new_joint_vecs" if "gt_features" in entries[0] else "converted from GT joints",
                     mm_repeats=args.mm_repeats)
+    settings["notes"] = (f"Ours: {settings['captions']} captions, {args.ddim_steps} DDIM steps, CFG "
+                         f"{args.guidance_scale}, {args.generation_rounds} generation round(s) x {replications} "
+                         f"groupings, evaluator {os.path.basename(evaluator.name)}.",)
     if bench_name == "motionx":
-        settings["note"] = ("GENMO's Motion-X evaluator (CLIP text encoder) is unpublished; this row uses the "
-                            "given Guo et al.-format evaluator and is not comparable with GENMO Tab. 5")
+        settings["notes"] += ("GENMO's Motion-X evaluator (CLIP text encoder) is unpublished: our row uses the given "
+                              "Guo et al.-format evaluator and is not comparable with GENMO Tab. 5.",)
     return ours, settings
 
 
@@ -311,6 +317,9 @@ def _inbetween_benchmark(args, num_keyframes, exported, body, rest_joints_fn):
                     keyframe_rule="frame 0 + random frame of the second half" if num_keyframes == 2
                     else "round((L-1) i / 4), i = 0..4", keyframe_dims="0:148 (body pose, betas, root orientations)",
                     text=not args.inbetween_without_text, max_frames=max_frames, joints="24 SMPL joints, body model FK")
+    settings["notes"] = (f"Ours: {len(entries)} HumanML3D test clips, {num_keyframes} keyframes "
+                         f"({settings['keyframe_rule']}), min over {args.samples} samples, {args.ddim_steps} DDIM steps"
+                         f"{', caption given' if settings['text'] else ''}.",)
     return ours, settings
 
 
