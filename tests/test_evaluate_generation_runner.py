@@ -117,7 +117,8 @@ def _random_evaluator(tmp_path):
     def bigru(prefix_sizes, hidden, out):
         sd = {}
         for suffix in ("", "_reverse"):
-            sd.update({f"gru.weight_ih_l0{suffix}": r(3 * hidden, hidden), f"gru.weight_hh_l0{suffix}": r(3 * hidden, hidden),
+            sd.update({f"gru.weight_ih_l0{suffix}": r(3 * hidden, hidden),
+                       f"gru.weight_hh_l0{suffix}": r(3 * hidden, hidden),
                        f"gru.bias_ih_l0{suffix}": r(3 * hidden), f"gru.bias_hh_l0{suffix}": r(3 * hidden)})
         sd.update({"input_emb.weight": r(hidden, prefix_sizes), "input_emb.bias": r(hidden),
                    "output_net.0.weight": r(hidden, 2 * hidden), "output_net.0.bias": r(hidden),

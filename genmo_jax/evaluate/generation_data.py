@@ -14,9 +14,10 @@ GT and generated motions go through the same body model.
   file), `index.csv` + AMASS through `data.converters.humanml3d`, captions from `texts/<id>.txt`
   (`caption#tokens#start#end`). Entries as the text-to-motion test loader builds them: the whole
   clip with one of its untagged captions (the loader draws one per access; we draw once, seeded),
-  and every tagged caption (start/end not 0) as its own sub-clip. Entries shorter than `min_seconds` or at least `max_seconds` long are dropped (the
-  protocol: 40 <= T < 200 frames at 20 fps). If `<src>/new_joint_vecs/<id>.npy` exists, the GT
-  263-d features are the release's (cropped to the caption window at 20 fps, as the loader does).
+  and every tagged caption (start/end not 0) as its own sub-clip. Entries shorter than
+  `min_seconds` or at least `max_seconds` long are dropped (the protocol: 40 <= T < 200 frames at
+  20 fps). If `<src>/new_joint_vecs/<id>.npy` exists, the GT 263-d features are the release's
+  (cut to the caption window at 20 fps, as the loader does).
 - Motion-X (`motionx_test_set`): a split file (default `<src>/test.txt`, one `<subset>/<seq>` per
   line), clips through `data.converters.motionx`, one caption per line of
   `texts/semantic_labels/<subset>/<seq>.txt`, whole clip. Motion-X captions have no POS tags:
@@ -191,7 +192,8 @@ def motionx_test_set(src, rest_joints_fn, split_file=None, min_seconds=2.0, max_
         name = os.path.splitext(name)[0]
         if name not in items:
             raise ValueError(f"Motion-X test clip {name!r} missing under {str(src / 'motion_data/smplx_322')!r}")
-        item = dict(items[name], keypoints=str(src / "__no_keypoints__.npy"))  # GT motion, not 2D-only
+        # The motion is the GT here: read it without the 2D keypoints (which would make it 2D-only).
+        item = dict(items[name], keypoints=str(src / "__no_keypoints__.npy"))
         record = motionx.convert_item(name, item, rest_joints_fn, fps=fps, up=up)
         length = int(record["transl"].shape[0])
         if not _keep(length, min_seconds, max_seconds) or not Path(items[name]["text"]).is_file():

@@ -52,7 +52,8 @@ def add_arguments(parser):
     group.add_argument("--split-file", help="test split file (default: the dataset's own, see docs/EVALUATION.md)")
     group.add_argument("--amass", help="humanml3d/inbetween: the AMASS root of index.csv (default <data>/amass)")
     group.add_argument("--evaluator", help="text: Guo et al. evaluator checkpoint (text_mot_match/model/finest.tar)")
-    group.add_argument("--glove", help="text: folder with the evaluator's GloVe tables our_vab_{data.npy,words.pkl,idx.pkl}")
+    group.add_argument("--glove", help="text: folder with the evaluator's GloVe tables "
+                       "our_vab_{data.npy,words.pkl,idx.pkl}")
     group.add_argument("--evaluator-mean", help="text: the evaluator's feature mean (263,) .npy (MDM t2m_mean.npy)")
     group.add_argument("--evaluator-std", help="text: the evaluator's feature std (263,) .npy (MDM t2m_std.npy)")
     group.add_argument("--skeleton-reference", help="text: a HumanML3D new_joints/*.npy clip giving the target bone "
@@ -174,8 +175,8 @@ class TextMotionEvaluator:
         try:
             params = t2m_evaluator.load_t2m_evaluator(checkpoint)
         except ImportError:
-            raise ValueError(f"--evaluator {checkpoint!r}: reading the published .tar needs torch (pip install torch)") \
-                from None
+            raise ValueError(f"--evaluator {checkpoint!r}: reading the published .tar needs torch "
+                             "(pip install torch)") from None
         mean, std = np.load(mean_path), np.load(std_path)
         embed_text, embed_motion = t2m_evaluator.make_embedding_functions(
             params, t2m_evaluator.WordVectorizer(glove), mean, std)
@@ -300,7 +301,7 @@ def keyframe_items(entries, num_keyframes, samples, seed, texts=None):
 def _inbetween_benchmark(args, num_keyframes, exported, body, rest_joints_fn):
     max_frames = _max_frames(args, "inbetween")
     entries = generation_data.humanml3d_test_set(args.data, rest_joints_fn, args.amass, args.split_file,
-                                                 args.min_seconds, None, args.max_items, one_per_clip=True)
+                                                 args.min_seconds, 10.0, args.max_items, one_per_clip=True)
     for entry in entries:  # clip to the longest generation; the GT is cut to the same frames
         n = min(entry["num_frames"], max_frames)
         entry.update(num_frames=n, joints=entry["joints"][:n],
