@@ -29,8 +29,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-camera-condition", action="store_true",
                         help="estimation without the camera angular-velocity condition (2D only)")
     parser.add_argument("--retrieval", default=None,
-                        help=f"retrieval evaluator folder (default {retrieval.default_cache_dir()}; trained there "
-                             "when missing)")
+                        help="retrieval evaluator folder (default: the committed genmo_jax/evaluate/procedural/"
+                             f"evaluator_v1, else {retrieval.default_cache_dir()}); trained there when missing")
     parser.add_argument("--seed", type=int, default=0, help="sampling noise seed")
     args = parser.parse_args(argv)
     tasks = tuple(t.strip() for t in args.tasks.split(",") if t.strip())

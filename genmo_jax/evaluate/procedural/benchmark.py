@@ -81,8 +81,8 @@ def settings_for(clips: int | None = None, quick: bool = False, **overrides) -> 
     if quick:
         base = clips or 4
         s = Settings(text_clips=32, mm_prompts=2, mm_samples=2, estimation_clips=base, dance_clips=2,
-                     inbetween_clips=2, inbetween_samples=2, ddim_steps=2, replications=2, length=60,
-                     dance_frames=120)
+                     inbetween_clips=2, inbetween_samples=2, ddim_steps=2, replications=2, length=64,
+                     dance_frames=64)
     else:
         base = clips or 64
         if base < 8:
@@ -109,14 +109,21 @@ class ModelRunner:
         self._text_encoder = None
         self._fns = {}
 
-    def encode_texts(self, captions):
-        """(N, T, D) masked encoder states of the model's own text encoder."""
+    def uses_default_minilm(self):
+        text = self.config.get("text", {})
+        return text.get("encoder", "minilm") == "minilm" and not text.get("path", "") and not text.get("cache_dir", "")
+
+    def text_encoder(self):
         if self._text_encoder is None:
             from genmo_jax.model.text import load_text_encoder
             self._text_encoder = load_text_encoder(self.config.text)
             if self._text_encoder is None:
                 raise ValueError("the model was trained without a text encoder (text.encoder = none)")
-        states, mask = self._text_encoder.encode(list(captions))
+        return self._text_encoder
+
+    def encode_texts(self, captions):
+        """(N, T, D) masked encoder states of the model's own text encoder."""
+        states, mask = self.text_encoder().encode(list(captions))
         return np.asarray(states, np.float32) * np.asarray(mask, np.float32)[..., None]
 
     def _sampler(self, steps, guidance, estimation_mode):
@@ -167,29 +174,35 @@ class ModelRunner:
             outputs.append(np.asarray(out["x0"]))
         return np.concatenate(outputs)
 
-    def decode(self, x0_norm, length, cam_angvel=None, lift=True):
-        """x0 (N, L, 151) normalised -> {"joints_w" (N, L, 24, 3) GV0 world, "joints_c" (N, L, 24, 3)
-        camera frame without translation, "vertices_c" (N, L, V, 3) likewise, "betas", ...}.
+    def decode(self, x0_norm, length, cam_angvel=None, lift=True, camera=False):
+        """x0 (N, L, 151) normalised -> {"joints_w" (N, L, 24, 3) GV0 world, "betas", "body_pose"}
+        and with `camera` "joints_c" (N, L, 24, 3), "vertices_c" (N, L, V, 3): camera frame without
+        translation.
         cam_angvel (N, L, 6): the camera the rollout follows (default: level static camera);
         lift: shift the world so that the lowest valid joint touches y = 0 (as `sample`)."""
         if cam_angvel is None:
             cam_angvel = np.broadcast_to(IDENTITY_6D, x0_norm.shape[:2] + (6,))
-        return _decode(jnp.asarray(x0_norm), jnp.asarray(length), jnp.asarray(cam_angvel), self.stats, self.body,
-                       self.clip_std, lift)
+        # rows padded to a multiple of CHUNK: every task with the same length shares one compile
+        rows = len(length)
+        padded = -(-rows // CHUNK) * CHUNK
+        pad = lambda a: np.concatenate([a, np.repeat(np.asarray(a)[-1:], padded - rows, 0)])
+        out = _decode(jnp.asarray(pad(x0_norm)), jnp.asarray(pad(length)), jnp.asarray(pad(cam_angvel)),
+                      jnp.asarray(lift), self.stats, self.body, self.clip_std, camera)
+        return {k: np.asarray(v)[:rows] for k, v in out.items()}
 
 
-@functools.partial(jax.jit, static_argnames=("clip_std", "lift"))
-def _decode(x0_norm, length, cam_angvel, stats, body, clip_std, lift):
+@functools.partial(jax.jit, static_argnames=("clip_std", "camera"))
+def _decode(x0_norm, length, cam_angvel, lift, stats, body, clip_std, camera):
     dec = decode_motion(denormalize(x0_norm, stats, clip_std))
     world = rollout_world(dec["global_orient_gv"], dec["global_orient_c"], cam_angvel, dec["local_transl_vel"],
                           length=length)
     joints_w = smpl.skeleton_forward(body, dec["betas"], world["global_orient"], dec["body_pose"], world["transl"])
-    if lift:
-        joints_w = _lift(joints_w, length)
-    zero = jnp.zeros_like(world["transl"])
-    camera = smpl.forward(body, dec["betas"], dec["global_orient_c"], dec["body_pose"], zero)
-    return {"joints_w": joints_w, "joints_c": camera["joints"][..., :24, :], "vertices_c": camera["vertices"],
-            "betas": dec["betas"], "body_pose": dec["body_pose"]}
+    joints_w = jnp.where(lift, _lift(joints_w, length), joints_w)
+    out = {"joints_w": joints_w, "betas": dec["betas"], "body_pose": dec["body_pose"]}
+    if camera:
+        points = smpl.forward(body, dec["betas"], dec["global_orient_c"], dec["body_pose"], jnp.zeros_like(world["transl"]))
+        out.update(joints_c=points["joints"][..., :24, :], vertices_c=points["vertices"])
+    return out
 
 
 def _lift(joints, length):
@@ -265,7 +278,8 @@ def run_estimation(runner: ModelRunner, skeleton, s: Settings, log=print):
     rows = {}
     x0 = runner.sample(cond, length, estimation_mode=True)
     for name, x in (("ours", x0), ("mean motion", np.zeros_like(x0))):
-        dec = {k: np.asarray(v) for k, v in runner.decode(x, length, data["cam_angvel"], lift=False).items()}
+        dec = {k: np.asarray(v) for k, v in runner.decode(x, length, data["cam_angvel"], lift=False,
+                                                                      camera=True).items()}
         rows[name] = _estimation_scores(dec["joints_c"], dec["vertices_c"], dec["joints_w"], gt_c, gt_vc, gt_w, mask)
     own = _estimation_scores(gt_c, gt_vc, gt_w, gt_c, gt_vc, gt_w, mask)
     rows["procedural GT"] = {"jitter": own["jitter"], "fs": own["fs"]}
@@ -315,11 +329,10 @@ def run_text(runner: ModelRunner, evaluator: retrieval.Evaluator, skeleton, s: S
 # ---------------------------------------------------------------------------------- music
 
 def _dance_joints(dances, body):
-    joints = []
-    for d in dances:
-        j, _ = _gt_points(body, d["betas"][None], d["global_orient"], d["body_pose"], d["transl"])
-        joints.append(np.asarray(j))
-    return joints
+    """World joints (L_i, 24, 3) of each dance, by one batched FK over the padded set."""
+    length = [len(d["transl"]) for d in dances]
+    joints, _ = retrieval.pad_motions(dances, max(length), body)
+    return [joints[i, :n] for i, n in enumerate(length)]
 
 
 def score_music(generated, gt_joints, fps=30.0):
@@ -388,8 +401,7 @@ def run_inbetween(runner: ModelRunner, skeleton, s: Settings, num_keys: int, log
     inputs = [keyframe_inputs(runner, c, k) for c, k in zip(clips, keys)]
     observed = np.stack([o for o, _ in inputs])
     keymask = np.stack([m for _, m in inputs])
-    gt = [np.asarray(_gt_points(runner.body, c["betas"][None], c["global_orient"], c["body_pose"], c["transl"])[0])
-          for c in clips]
+    gt, _ = retrieval.pad_motions(clips, s.length, runner.body)
     rows_of = np.repeat(np.arange(len(clips)), s.inbetween_samples)
     length = np.full(len(rows_of), s.length, np.int32)
     x0 = runner.sample(_empty_conditions(len(rows_of), s.length), length, observed=observed[rows_of],
@@ -444,6 +456,8 @@ def run_benchmark(params_dir, out_dir, s: Settings, *, tasks=TASKS, retrieval_di
                                                      sanity_clips=32, log=log)
             else:
                 evaluator = retrieval.load_or_train(retrieval_dir, log=log)
+            if evaluator._text_encoder is None and runner.uses_default_minilm():
+                evaluator._text_encoder = runner.text_encoder()   # the same packaged MiniLM: load once
             tables["procedural_text"] = run_text(runner, evaluator, skeleton, s, log)
             tables["procedural_text"]["_evaluator"] = evaluator.info
         elif task == "music":
