@@ -231,17 +231,34 @@ def test_dropout_only_when_not_deterministic(fresh):
     assert np.abs(np.asarray(train) - np.asarray(eval_a)).max() > 1e-3
 
 
+def dot_dtypes(hlo_text: str) -> list[str]:
+    """Result element types of every dot_general in a lowered (StableHLO) program."""
+    import re
+    return re.findall(r"stablehlo\.dot_general.*-> tensor<[0-9x]*x?(\w+)>", hlo_text)
+
+
 def test_bfloat16_params_compute_in_bfloat16_and_return_float32(fresh):
+    """Conditions + network with bf16 params: every matmul is bf16 (no f32 input promotes one
+    back to f32), outputs are f32 and close to the f32 pass."""
     model = randomize(fresh, seed=13, scale=0.1)
     rng = np.random.default_rng(14)
-    x_t, t, f_cond = _inputs(rng, 1, 20)
+    x_t, t, _ = _inputs(rng, 1, 20)
+    cond = {k: jnp.asarray(v) for k, v in _raw_conditions(rng, 1, 20).items()}
     text = jnp.asarray(rng.normal(size=(1, 6, TEXT_DIM)), jnp.float32)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    ref = _jit_call(model)(x_t, t, f_cond, jnp.array([20]), text=text)
+
+    def run(p):
+        m = nnx.merge(graphdef, p, rest)
+        f_cond = m.embed_conditions(cond)["f_cond"]
+        return m(x_t, t, f_cond, jnp.array([20]), text=text)
+
+    ref_lowered = jax.jit(run).lower(params)
+    assert set(dot_dtypes(ref_lowered.as_text())) == {"f32"}
+    ref = ref_lowered.compile()(params)
     half = jax.tree.map(lambda p: p.astype(jnp.bfloat16), params)
-    lowered = jax.jit(lambda p: nnx.merge(graphdef, p, rest)(
-        x_t, t, f_cond, jnp.array([20]), text=text)).lower(half)
-    assert "bf16" in lowered.as_text()          # the network really runs in bfloat16
+    lowered = jax.jit(run).lower(half)
+    dots = dot_dtypes(lowered.as_text())
+    assert len(dots) > 20 and set(dots) == {"bf16"}, dots   # really computed in bfloat16
     out = lowered.compile()(half)
     for key in ref:
         assert out[key].dtype == jnp.float32

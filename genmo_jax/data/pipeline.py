@@ -1,4 +1,4 @@
-"""The Grain training pipeline (SPEC A13): shards -> weighted mix -> batches -> per-sample simulation.
+"""The Grain training pipeline (SPEC A13): shards -> weighted mix -> batches -> simulated samples.
 
 Per dataset named in `config.data.datasets`, a stream of *sample tickets* (dataset id, record
 index, position in the stream):

@@ -19,11 +19,17 @@ zero-init Linear(d, d)), which REPLACES e. The outputs are summed:
   f_empty  every flag 0 and all keypoints invisible.
 With the zero-initialised last layers only "obs" contributes at initialisation.
 
+Compute dtype: the embedders run in the dtype of their parameters (the train step casts them to
+bfloat16 for `train.compute_dtype = "bfloat16"`): raw features and flags are cast to it on entry
+(so no float32 input promotes a bfloat16 matmul back to float32), and the fused features come
+out in it. LayerNorm statistics are float32 inside flax whatever the dtype.
+
 The audio encoder's BatchNorm uses batch statistics and updates its running averages when
 deterministic=False (training) and the running averages otherwise (evaluation), like
 torch's train()/eval(); the statistics live in nnx.BatchStat variables.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -180,26 +186,34 @@ class ConditionEmbedder(nnx.Module):
         if audio.ndim != 2 or audio.shape[1] != num_frames * AUDIO_SAMPLES_PER_FRAME:
             raise ValueError(f"cond['audio'] must be (B, L * {AUDIO_SAMPLES_PER_FRAME}) = "
                              f"(B, {num_frames * AUDIO_SAMPLES_PER_FRAME}), got {audio.shape}")
+        dtype = audio.dtype
         x = audio[..., None]
         for block in self.audio_encoder:
-            x = block(x, deterministic=deterministic)
+            # BatchNorm statistics are float32 (not Params, never cast): back to the compute dtype
+            x = block(x, deterministic=deterministic).astype(dtype)
         return self.audio_embedder(x)                                          # (B, L, d)
 
+    def compute_dtype(self):
+        """The dtype of the parameters (float32, or bfloat16 when the step cast them)."""
+        return jax.tree.leaves(nnx.state(self, nnx.Param))[0].dtype
+
     def __call__(self, cond: dict, *, deterministic: bool = True) -> dict:
-        """Raw conditions -> {"f_cond", "f_uncond", "f_empty"}, each (B, L, d)."""
+        """Raw conditions -> {"f_cond", "f_uncond", "f_empty"}, each (B, L, d) in the
+        parameters' dtype."""
         shapes = [np.shape(v)[:2] for k, v in cond.items() if k in ("obs", "f_cliffcam",
                   "f_imgseq", "cam_angvel", "music")]
         if not shapes:
             raise ValueError("cond needs at least one per-frame feature (obs, f_cliffcam, "
                              "f_imgseq, cam_angvel or music) to know (B, L)")
         batch, num_frames = shapes[0]
-        zeros = jnp.zeros((batch, num_frames, self.latent_dim), jnp.float32)
+        dtype = self.compute_dtype()
+        zeros = jnp.zeros((batch, num_frames, self.latent_dim), dtype)
         f_cond, f_uncond, f_empty = zeros, zeros, zeros
         if "obs" in self.keys:
             obs = cond.get("obs")
             if obs is None:
-                obs = jnp.zeros((batch, num_frames, NUM_KEYPOINTS, 3), jnp.float32)
-            e_obs, e_empty = self._embed_obs(jnp.asarray(obs, jnp.float32), deterministic)
+                obs = jnp.zeros((batch, num_frames, NUM_KEYPOINTS, 3), dtype)
+            e_obs, e_empty = self._embed_obs(jnp.asarray(obs, dtype), deterministic)
             f_cond, f_uncond, f_empty = f_cond + e_obs, f_uncond + e_obs, f_empty + e_empty
         for key in self.keys:
             if key == "obs":
@@ -209,18 +223,20 @@ class ConditionEmbedder(nnx.Module):
             flag = cond.get(flag_key)
             if flag is None:
                 flag = jnp.full((batch, num_frames), feature is not None)
-            flag = jnp.asarray(flag, jnp.float32)[..., None]                   # (B, L, 1)
+            flag = jnp.asarray(flag, dtype)[..., None]                         # (B, L, 1)
             if feature is None:
                 embedded = zeros
             else:
-                feature = jnp.asarray(feature, jnp.float32)
+                # cam_angvel is normalised in float32 first (its std is 0.001 on two dims)
+                feature = (normalize_cam_angvel(jnp.asarray(feature, jnp.float32))
+                           if key == "f_cam_angvel" else feature)
+                feature = jnp.asarray(feature, dtype)
                 if key == "f_cliffcam":
                     embedded = self.cliffcam_embedder(feature, deterministic=deterministic)
                 elif key == "f_imgseq":
                     embedded = self.imgseq_embedder(feature)
                 elif key == "f_cam_angvel":
-                    embedded = self.cam_angvel_embedder(normalize_cam_angvel(feature),
-                                                        deterministic=deterministic)
+                    embedded = self.cam_angvel_embedder(feature, deterministic=deterministic)
                 elif key == "encoded_music":
                     embedded = self.music_embedder(feature, deterministic=deterministic)
                 else:

@@ -25,9 +25,11 @@ Public API (also in docs/CONVENTIONS.md, "## Denoiser API"):
         "contact_logits": (B, L, 6), "hidden": (B, L, d) final hidden state}.
 
 Models without text blocks (`c.model.text_blocks = False`, the regression size) ignore `text`.
-The network computes in the dtype of its params (cast them to bfloat16 for a bf16 pass; RoPE,
-softmax and LayerNorm statistics stay float32) and returns float32. The layers are an nnx.List
-unrolled under jit, which keeps a one-to-one mapping onto the release's per-layer state dict.
+Compute dtype = the dtype of the params: the train step casts its float32 master params to
+bfloat16 for `train.compute_dtype = "bfloat16"`, and then every input (conditions, x_t, the
+timestep embedding, text) is cast to bfloat16 on entry, so all matmuls and attention run in
+bfloat16; RoPE, softmax and LayerNorm statistics stay float32 inside, and the outputs are
+float32. The layers are an nnx.List unrolled under jit, which keeps a one-to-one mapping onto the release's per-layer state dict.
 
 The classifier-free-guidance branch of the release is the same call with f_uncond and the text
 multiplied by 0 (which still leaves "bias + position" text keys, exactly as the release).
@@ -165,8 +167,8 @@ class Denoiser(nnx.Module):
         # Compute in the dtype the params come in (a bfloat16 cast of the params gives a
         # bfloat16 network; softmax, RoPE and LayerNorm statistics stay float32 inside).
         dtype = self.add_cond_linear.kernel[...].dtype
-        temb = self.embed_timestep(jnp.asarray(t))[:, None, :]               # (B, 1, d)
-        stem_in = jnp.concatenate([f_cond + temb, x_t], axis=-1).astype(dtype)
+        temb = self.embed_timestep(jnp.asarray(t), dtype=dtype)[:, None, :]  # (B, 1, d)
+        stem_in = jnp.concatenate([f_cond.astype(dtype) + temb, x_t.astype(dtype)], axis=-1)
         h = self.add_cond_linear(stem_in)
 
         if self.use_text:

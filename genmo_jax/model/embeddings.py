@@ -39,9 +39,10 @@ class TimestepEmbedder(nnx.Module):
         self.linear1 = nnx.Linear(dim, dim, kernel_init=init, rngs=rngs)
         self.linear2 = nnx.Linear(dim, dim, kernel_init=init, rngs=rngs)
 
-    def __call__(self, t):
-        """t (B,) int in 0..999 -> (B, d)."""
-        return self.linear2(nnx.silu(self.linear1(sinusoid_rows(t, self.dim))))
+    def __call__(self, t, dtype=jnp.float32):
+        """t (B,) int in 0..999 -> (B, d). The table rows are float32 arithmetic, cast to
+        `dtype` (the compute dtype) before the MLP."""
+        return self.linear2(nnx.silu(self.linear1(sinusoid_rows(t, self.dim).astype(dtype))))
 
 
 def sinusoid_rows(positions, dim: int):
