@@ -66,7 +66,7 @@ def test_ccd_converges_to_the_closed_form_two_link_solution():
     assert np.linalg.norm(after[3] - target[0]) < 0.5 * np.linalg.norm(before[3] - target[0])
 
 
-def _walk(frames=12, seed=0):
+def _walk(frames=64, seed=0):
     rng = np.random.default_rng(seed)
     pose = (rng.normal(size=(frames, 63)) * 0.15).astype(np.float32)
     orient = np.tile(np.float32([0.1, 0.4, 0.0]), (frames, 1))
@@ -78,10 +78,10 @@ def _walk(frames=12, seed=0):
 
 def test_no_contact_is_a_no_op_and_bone_lengths_are_kept(body):
     betas, orient, pose, transl = _walk()
-    same = contact_ik.contact_ik(body, betas, orient, pose, transl, np.full((12, 6), -30.0))
-    np.testing.assert_allclose(axis_angle_to_matrix(same.reshape(12, 21, 3)),
-                               axis_angle_to_matrix(pose.reshape(12, 21, 3)), atol=1e-4)
-    logits = np.random.default_rng(1).normal(size=(12, 6)) * 4
+    same = contact_ik.contact_ik(body, betas, orient, pose, transl, np.full((64, 6), -30.0))
+    np.testing.assert_allclose(axis_angle_to_matrix(same.reshape(64, 21, 3)),
+                               axis_angle_to_matrix(pose.reshape(64, 21, 3)), atol=1e-4)
+    logits = np.random.default_rng(1).normal(size=(64, 6)) * 4
     new = contact_ik.contact_ik(body, betas, orient, pose, transl, logits)
     before = np.asarray(smpl.skeleton_forward(body, betas, orient, pose, transl))[:, :22]
     after = np.asarray(smpl.skeleton_forward(body, betas, orient, new, transl))[:, :22]
@@ -94,7 +94,7 @@ def test_no_contact_is_a_no_op_and_bone_lengths_are_kept(body):
 
 def test_planted_left_foot_is_pulled_toward_its_first_position(body):
     betas, orient, pose, transl = _walk()
-    logits = np.full((12, 6), -30.0)
+    logits = np.full((64, 6), -30.0)
     logits[:, :2] = 30.0  # left ankle and foot in contact: their targets stay at frame 0
     new = contact_ik.contact_ik(body, betas, orient, pose, transl, logits)
     before = np.asarray(smpl.skeleton_forward(body, betas, orient, pose, transl))

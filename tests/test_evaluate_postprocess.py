@@ -45,3 +45,13 @@ def test_softmax_weighting_of_two_static_joints():
     assert len(CONTACT_JOINTS) == 6
     with pytest.raises(ValueError, match="contact logits"):
         static_joint_translation(joints, transl, logits[:, :4])
+
+
+def test_padding_beyond_length_changes_nothing():
+    joints, transl = _scene(50)
+    logits = np.random.default_rng(3).normal(size=(50, 6)) * 3
+    exact = np.asarray(static_joint_translation(joints, transl, logits))
+    rng = np.random.default_rng(4)
+    pad = lambda a: np.concatenate([a, rng.normal(size=(14,) + a.shape[1:]) * 5], 0)  # noqa: E731 garbage frames
+    padded = np.asarray(static_joint_translation(pad(joints), pad(transl), pad(logits), length=50))
+    np.testing.assert_allclose(padded[:50], exact, atol=1e-5)

@@ -55,7 +55,6 @@ SMPLX_NUM_VERTICES = 10475
 # R ankle, R knee, R hip, L hip, L knee, L ankle, R wrist, R elbow, R shoulder, L shoulder,
 # L elbow, L wrist, neck, head. Pelvis = mean of entries 2, 3 (the hips), as the 3DPW set.
 LSP14_FROM_SMPL24 = (8, 5, 2, 1, 4, 7, 21, 19, 17, 16, 18, 20, 12, 15)
-IDENTITY_6D = np.array([1, 0, 0, 0, 1, 0], np.float32)
 PARAM_KEYS = ("body_pose", "betas", "global_orient", "transl")
 
 
@@ -109,15 +108,23 @@ def decode_estimation(out, stats, clip_std, cam_angvel, bbx_xys, K, length):
             "contact_logits": out["contact_logits"]}
 
 
-def conditions(seq, inputs=None):
-    """Raw model conditions (1, L, ...) for a sequence (or its flipped inputs), as `sample` builds them."""
+def conditions(seq, inputs=None, bucket=None):
+    """Raw model conditions (1, bucket, ...) for a sequence (or its flipped inputs), as `sample`
+    builds them, computed on inputs padded to `bucket` frames (default: no padding) so that one
+    program serves every length of the bucket. Padded frames are masked by `length` in the model;
+    the camera angular velocity is computed with the valid length (last valid frame repeated)."""
     from genmo_jax import sample, timeline
 
     inputs = inputs or {"kp2d": seq.kp2d, "bbx_xys": seq.bbx_xys, "f_imgseq": seq.f_imgseq, "R_w2c": seq.R_w2c}
-    tl = timeline.Timeline(num_frames=seq.num_frames, estimation=True, keypoints=inputs["kp2d"],
-                           bbox=inputs["bbx_xys"], intrinsics=seq.K, image_size=tuple(seq.image_size),
-                           image_features=inputs["f_imgseq"], R_w2c=inputs["R_w2c"], static_camera=False)
-    return sample.build_conditions(tl)
+    num = seq.num_frames
+    bucket = bucket or num
+    padded = {k: _pad_frames(np.asarray(v, np.float32)[None], bucket, edge=True)[0] for k, v in inputs.items()}
+    tl = timeline.Timeline(num_frames=bucket, estimation=True, keypoints=padded["kp2d"], bbox=padded["bbx_xys"],
+                           intrinsics=seq.K, image_size=tuple(seq.image_size), image_features=padded["f_imgseq"],
+                           R_w2c=padded["R_w2c"], static_camera=False)
+    cond = sample.build_conditions(tl)
+    cond["cam_angvel"] = np.asarray(camera_lib.cam_angvel_from_R_w2c(padded["R_w2c"][None], length=np.array([num])))
+    return cond
 
 
 def _pad_frames(array, size, edge=False, fill=None):
@@ -157,54 +164,56 @@ class Estimator:
 
     def predict(self, seq, flip=False):
         """{"camera", "world": params (L, ...) numpy, "contact_logits" (L, 6)}; with flip=True also
-        "camera_flipped" (the flipped pass's camera params, not yet mirrored)."""
-        passes = [conditions(seq)]
-        boxes = [seq.bbx_xys]
-        if flip:
-            if seq.flip is None:
-                raise ValueError(f"{seq.name}: --flip-test needs the flipped inputs (imgfeats/*_flip)")
-            passes.append(conditions(seq, seq.flip))
-            boxes.append(seq.flip["bbx_xys"])
+        "camera_flipped" (the flipped pass's camera params, not yet mirrored). The flipped pass is a
+        second call of the same compiled program (batch 1, as the release's test stage)."""
         num = seq.num_frames
         bucket = length_bucket(num)
         self.buckets.add(bucket)
-        cond = {}
-        for key in passes[0]:
-            stacked = np.concatenate([p[key] for p in passes], 0)
-            cond[key] = _pad_frames(stacked, bucket, fill=IDENTITY_6D if key == "cam_angvel" else None)
-        batch = len(passes)
-        bbx = _pad_frames(np.stack(boxes).astype(np.float32), bucket, edge=True)
-        K = np.broadcast_to(seq.K, (batch, bucket, 3, 3)).astype(np.float32)
-        length = np.full((batch,), num, np.int32)
+        result = self._one_pass(conditions(seq, bucket=bucket), seq.bbx_xys, seq.K, num, bucket)
+        if flip:
+            if seq.flip is None:
+                raise ValueError(f"{seq.name}: --flip-test needs the flipped inputs (imgfeats/*_flip)")
+            flipped = self._one_pass(conditions(seq, seq.flip, bucket), seq.flip["bbx_xys"], seq.K, num, bucket)
+            result["camera_flipped"] = flipped["camera"]
+        return result
+
+    def _one_pass(self, cond, bbx_xys, K, num, bucket):
+        bbx = _pad_frames(np.asarray(bbx_xys, np.float32)[None], bucket, edge=True)
+        K = np.broadcast_to(np.asarray(K, np.float32), (1, bucket, 3, 3))
+        length = np.full((1,), num, np.int32)
         out = jax.device_get(_estimate_and_decode(self.graphdef, self.state, self.stats, cond, length, bbx, K,
                                                   self.clip_std))
-        result = {"camera": {k: v[0, :num] for k, v in out["camera"].items()},
-                  "world": {k: v[0, :num] for k, v in out["world"].items()},
-                  "contact_logits": out["contact_logits"][0, :num]}
-        if flip:
-            result["camera_flipped"] = {k: v[1, :num] for k, v in out["camera"].items()}
-        return result
+        return {"camera": {k: v[0, :num] for k, v in out["camera"].items()},
+                "world": {k: v[0, :num] for k, v in out["world"].items()},
+                "contact_logits": out["contact_logits"][0, :num]}
+
+
+_flip_average = jax.jit(flip_test.flip_test_average)
 
 
 def postprocess_prediction(pred, body, flip=False, static_joint_fix=False, use_contact_ik=False):
     """Flip-test averaging, then the static-joint fix and contact IK (SPEC B 6.4), numpy in and out."""
     camera, world = dict(pred["camera"]), dict(pred["world"])
-    if flip:
-        averaged = flip_test.flip_test_average(camera, pred["camera_flipped"])
-        camera = {k: np.asarray(v) for k, v in averaged.items()}
-        world = {k: np.asarray(v) for k, v in flip_test.apply_to_world(world, camera).items()}
     logits = pred["contact_logits"]
+    # Every step runs on arrays padded to the length bucket (edge frames) to share compilations:
+    # the flip average is per frame, the static-joint fix takes the valid length, the IK is causal.
+    num, bucket = logits.shape[0], length_bucket(logits.shape[0])
+    pad = lambda a: _pad_frames(np.asarray(a, np.float32)[None], bucket, edge=True)[0]  # noqa: E731
+    if flip:
+        averaged = _flip_average({k: pad(v) for k, v in camera.items()},
+                                 {k: pad(v) for k, v in pred["camera_flipped"].items()})
+        camera = {k: np.asarray(v)[:num] for k, v in averaged.items()}
+        world = {k: np.asarray(v) for k, v in flip_test.apply_to_world(world, camera).items()}
     if static_joint_fix:
-        joints = smpl.skeleton_forward(body, world["betas"], world["global_orient"], world["body_pose"], world["transl"])
-        world["transl"] = np.asarray(postprocess.static_joint_translation(joints, world["transl"], logits))
+        padded = {k: pad(world[k]) for k in PARAM_KEYS}
+        joints = smpl.skeleton_forward(body, padded["betas"], padded["global_orient"], padded["body_pose"],
+                                       padded["transl"])
+        world["transl"] = np.asarray(postprocess.static_joint_translation(joints, padded["transl"], pad(logits),
+                                                                          length=num))[:num]
     if use_contact_ik:
-        # Padded to the length bucket (edge frames) to share compilations: the IK is causal in time,
-        # so frames appended at the end do not change the earlier ones.
-        num, bucket = logits.shape[0], length_bucket(logits.shape[0])
-        padded = {k: _pad_frames(np.asarray(world[k])[None], bucket, edge=True)[0] for k in PARAM_KEYS}
-        body_pose = np.asarray(contact_ik.contact_ik(
-            body, padded["betas"], padded["global_orient"], padded["body_pose"], padded["transl"],
-            _pad_frames(np.asarray(logits)[None], bucket, edge=True)[0]))[:num]
+        padded = {k: pad(world[k]) for k in PARAM_KEYS}
+        body_pose = np.asarray(contact_ik.contact_ik(body, padded["betas"], padded["global_orient"],
+                                                     padded["body_pose"], padded["transl"], pad(logits)))[:num]
         world["body_pose"] = body_pose
         camera["body_pose"] = body_pose
     return camera, world
@@ -252,6 +261,9 @@ class MeshScorer:
 
     def _mesh(self, body, params, bucket):
         padded = {k: _pad_frames(np.asarray(params[k], np.float32)[None], bucket, edge=True)[0] for k in PARAM_KEYS}
+        full = 3 * (body.num_joints - 1)
+        if padded["body_pose"].shape[1] == 63 and full > 63:  # explicit zero rotations: one program for both
+            padded["body_pose"] = np.pad(padded["body_pose"], ((0, 0), (0, full - 63)))
         out = smpl.forward(body, padded["betas"], padded["global_orient"], padded["body_pose"], padded["transl"])
         num = params["transl"].shape[0]
         vertices = np.asarray(out["vertices"])[:num]
@@ -301,6 +313,16 @@ class MeshScorer:
         if self.benchmark.world and "pred_vertices_world" not in sample:
             notes.append("Foot sliding omitted: it needs 6890-vertex SMPL meshes (SMPL bodies, or --smplx2smpl).")
         return notes
+
+
+def pad_for_scoring(arrays):
+    """Per-frame arrays padded to the length bucket with invalid frames (mask False): the metrics drop
+    invalid frames first, so the scores are unchanged and each bucket compiles the metrics once."""
+    num = arrays["mask"].shape[0]
+    bucket = length_bucket(num)
+    out = {k: _pad_frames(v[None], bucket, edge=True)[0] for k, v in arrays.items() if k != "mask"}
+    out["mask"] = np.concatenate([arrays["mask"], np.zeros(bucket - num, bool)])
+    return out
 
 
 def load_matrix(path):
@@ -353,7 +375,7 @@ def evaluate_params(args, benchmark):
         if save_dir:
             os.makedirs(save_dir, exist_ok=True)
             np.savez(os.path.join(save_dir, seq.name.replace("/", "@") + ".npz"), **arrays)
-    ours = report.score_estimation(per_sequence, bench, chunking=args.chunking)
+    ours = report.score_estimation([pad_for_scoring(a) for a in per_sequence], bench, chunking=args.chunking)
     notes = scorer.notes + scorer.vertex_notes(per_sequence[0])
     if missing:
         notes.append(f"Sequences: {len(sequences)} present, {len(missing)} of the split missing from the files "

@@ -10,7 +10,10 @@ joints [L_ankle 7, L_foot 10, R_ankle 8, R_foot 11, L_wrist 20, R_wrist 21]:
   x and z Gaussian-smoothed (sigma 3 frames, radius 12, replicate padding);
   y shifted so that the lowest joint over the whole sequence (joints moved with the new
   translation) is at height 0.
-The contact IK step (CCD on four chains) needs the body model's local transforms and is not here.
+With `length` (valid frames; the arrays may be padded beyond it, e.g. to a compile bucket),
+padded frames never change the valid ones: steps from the last valid frame on get no correction,
+the smoothing replicates the last valid value and the ground is the lowest valid joint.
+The contact IK step (CCD on four chains) is `contact_ik`.
 """
 
 import jax
@@ -22,8 +25,10 @@ CONTACT_JOINTS = (7, 10, 8, 11, 20, 21)
 
 
 @jax.jit
-def static_joint_translation(joints_w, transl_w, contact_logits):
-    """(..., L, J, 3) world joints, (..., L, 3) translation, (..., L, 6) logits -> new (..., L, 3)."""
+def static_joint_translation(joints_w, transl_w, contact_logits, length=None):
+    """(..., L, J, 3) world joints, (..., L, 3) translation, (..., L, 6) logits -> new (..., L, 3).
+
+    length: optional (...,) int valid frames (default: all L)."""
     joints_w, transl_w, contact_logits = jnp.asarray(joints_w), jnp.asarray(transl_w), jnp.asarray(contact_logits)
     if contact_logits.shape[-1] != len(CONTACT_JOINTS) or transl_w.shape[-1] != 3:
         raise ValueError(f"need transl (..., L, 3) and contact logits (..., L, 6); got {transl_w.shape}, "
@@ -34,10 +39,19 @@ def static_joint_translation(joints_w, transl_w, contact_logits):
     static = logits > 0
     weights = jax.nn.softmax(jnp.where(static, logits, logits - 1e6), axis=-1)
     correction = jnp.sum(step * weights[..., None], axis=-2) * static.any(-1)[..., None]  # (..., L-1, 3)
+    num_frames = transl_w.shape[-2]
+    if length is not None:  # steps t -> t+1 with t+1 >= length touch padding
+        inside = jnp.arange(num_frames - 1) < jnp.asarray(length)[..., None] - 1
+        correction = correction * inside[..., None]
     increments = transl_w[..., 1:, :] - transl_w[..., :-1, :] - correction
     new = jnp.concatenate([transl_w[..., :1, :], transl_w[..., :1, :] + jnp.cumsum(increments, axis=-2)], axis=-2)
-    smoothed = jnp.moveaxis(gaussian_smooth(jnp.moveaxis(new[..., [0, 2]], -1, -2)), -2, -1)
+    smooth_length = None if length is None else jnp.asarray(length)[..., None]  # one per smoothed channel
+    smoothed = jnp.moveaxis(gaussian_smooth(jnp.moveaxis(new[..., [0, 2]], -1, -2), length=smooth_length), -2, -1)
     new = new.at[..., 0].set(smoothed[..., 0]).at[..., 2].set(smoothed[..., 1])
     moved = joints_w - transl_w[..., None, :] + new[..., None, :]
-    ground = jnp.min(moved[..., 1], axis=(-2, -1))
+    heights = moved[..., 1]
+    if length is not None:
+        valid = jnp.arange(num_frames) < jnp.asarray(length)[..., None]
+        heights = jnp.where(valid[..., None], heights, jnp.inf)
+    ground = jnp.min(heights, axis=(-2, -1))
     return new.at[..., 1].add(-ground[..., None])
