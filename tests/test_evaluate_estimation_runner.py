@@ -93,6 +93,14 @@ def test_cli_errors_are_one_line(tiny_random_export, folders, tmp_path, capsys):
     assert "lacks params.safetensors" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--params", tiny_random_export, "--predictions", str(tmp_path), "--benchmark", "emdb1"])
+    capsys.readouterr()
+    # Each benchmark's --help lists its runner's options (the generation runner is imported lazily).
+    with pytest.raises(SystemExit):
+        main(["--benchmark", "emdb1", "--help"])
+    assert "--contact-ik" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--benchmark", "aistpp", "--help"])
+    assert "--contact-ik" not in capsys.readouterr().out
 
 
 def _pad(array, size=64):

@@ -74,6 +74,7 @@ def add_arguments(parser):
     group.add_argument("--smplx2smpl", help="(6890, 10475) SMPL-X -> SMPL vertex map (.pt/.npz/.npy)")
     group.add_argument("--save-predictions", action="store_true",
                        help="also write <out>/<benchmark>_predictions/<seq>.npz (the prediction-file format)")
+    return parser
 
 
 def length_bucket(num_frames, min_bucket=32):
