@@ -289,3 +289,36 @@ def test_humanml3d_release_features_are_the_gt(humanml_root, tmp_path):
     assert [e["caption"] for e in entries] == ["a person walks forward.", "then the person sways."]
     np.testing.assert_array_equal(entries[0]["gt_features"], vectors)
     np.testing.assert_array_equal(entries[1]["gt_features"], vectors[10:20])  # 0.5-1.0 s at 20 fps
+
+
+@pytest.mark.slow
+def test_batch_sampler_music_and_text_paths_equal_make_sampler(aist_root, tiny_random_export):
+    """The music condition (AIST++ reader's features) and the text condition (one caption over the
+    item) give the motions of `make_sampler` on a timeline with that music file / caption."""
+    import jax
+    import jax.numpy as jnp
+
+    from genmo_jax import load_params
+    from genmo_jax import sample as sample_lib
+    from genmo_jax import timeline as timeline_lib
+    from genmo_jax.body.select import body_model_from_config
+    from genmo_jax.motion.normalization import NormStats
+
+    exported = load_params(tiny_random_export)
+    body = body_model_from_config(exported.config.body)
+    stats = NormStats(mean=jnp.asarray(exported.stats["mean"]), std=jnp.asarray(exported.stats["std"]))
+    piece = generation_data.aistpp_test_set(aist_root, fixtures.synthetic_rest_joints)[0]
+    n, key = 40, jax.random.key(3)
+    noise = np.asarray(jax.random.normal(key, (1, n, 151)))[0]
+    caption = "a person walks forward"
+    cases = [(dict(music_file=piece["music_path"]), dict(music=piece["music"])),
+             (dict(texts=[timeline_lib.TextSpan(caption, 0, n)]),
+              dict(text=generation_runner._encode_captions(exported, [caption])[0]))]
+    for timeline_fields, item_fields in cases:
+        tl = timeline_lib.Timeline(num_frames=n, ddim_steps=2, intrinsics=timeline_lib.default_intrinsics(1000, 1000),
+                                   **timeline_fields)
+        jitted, state = sample_lib.make_sampler(exported.model, exported.config, tl, stats)
+        reference = sample_lib.decode_outputs(jitted(state, key), tl, stats, body)[0]
+        sampler = BatchSampler(exported, body, num_frames=48, batch_size=1, ddim_steps=2)
+        ours = sampler.sample([dict(num_frames=n, noise=noise, **item_fields)])[0]
+        np.testing.assert_allclose(ours["joints_w"], reference["joints_w"], atol=2e-5, err_msg=str(timeline_fields))
