@@ -98,15 +98,24 @@ def test_aistpp_gt_against_gt_and_music_beats(aist_root):
         generation_data.aistpp_test_set(aist_root, fixtures.synthetic_rest_joints, aist_root / "nope.txt")
 
 
-def test_aistpp_end_to_end(aist_root, tiny_random_export, tmp_path):
-    args = _args(tiny_random_export, aist_root, "--max-seconds", "1.5")
+def test_aistpp_end_to_end_through_the_cli(aist_root, tiny_random_export, tmp_path, capsys):
+    from genmo_jax.evaluate.__main__ import main
+
+    out = tmp_path / "out"
+    assert main(["--params", tiny_random_export, "--data", str(aist_root), "--benchmark", "aistpp", "--ddim-steps", "2",
+                 "--max-seconds", "1.5", "--out", str(out)]) == 0
     bench = benchmarks.get_benchmark("aistpp")
-    ours, settings = generation_runner.evaluate_params(args, bench)
+    record = json.loads((out / "aistpp.json").read_text())
+    ours, settings = record["ours"], record["settings"]
     assert set(ours) >= {c.key for c in bench.columns} and all(math.isfinite(v) for v in ours.values())
     assert settings["pieces"] == 2 and settings["max_frames"] == 45 and settings["ddim_steps"] == 2
-    table = report.write_report(str(tmp_path), bench, ours, settings)
-    assert "**genmo-jax (ours)**" in table
-    assert json.loads((tmp_path / "aistpp.json").read_text())["settings"]["conditions"] == "music only"
+    assert settings["conditions"] == "music only" and settings["bas_variant"] == "bailando"
+    table = (out / "aistpp.md").read_text()
+    assert "**genmo-jax (ours)**" in table and "Ours: 2 crossmodal test pieces, music only" in table
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["--benchmark", "humanml3d", "--help"])
+    assert "--evaluator" in capsys.readouterr().out
 
 
 def _random_evaluator(tmp_path):
