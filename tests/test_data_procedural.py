@@ -314,3 +314,22 @@ def test_walking_gait_is_coordinated():
                                 for a, b in ((7, 8), (1, 2), (20, 21)))
         assert np.corrcoef(ankles, hips)[0, 1] > 0.5
         assert np.corrcoef(ankles, wrists)[0, 1] < -0.5
+
+
+def test_action_weights_set_the_mix_and_bad_ones_are_named():
+    counts = {label: 0 for label in world.ACTION_WEIGHTS}
+    for seed in range(600):    # first labels: plain draws (later ones never repeat the last)
+        labels = world.sample_labels(np.random.default_rng(seed), 1,
+                                     {"jump": 1.0, "turn_left": 3.0})
+        for label in labels:
+            counts[label] += 1
+    assert set(k for k, v in counts.items() if v) == {"jump", "turn_left"}
+    assert 2.4 < counts["turn_left"] / counts["jump"] < 3.7    # 3:1
+    balanced = world.generate_clip(np.random.default_rng(5), SKELETON, 0.0,
+                                   world.BALANCED_ACTION_WEIGHTS)
+    assert [cap.label_of_caption(str(c)) for c in balanced["caption_text"]] \
+        == list(balanced["labels"])
+    with pytest.raises(ValueError, match="fly"):
+        world.generate_clip(np.random.default_rng(0), SKELETON, 0.0, {"fly": 1.0})
+    with pytest.raises(ValueError, match="action_weights"):
+        world.generate_clip(np.random.default_rng(0), SKELETON, 0.0, {"jump": -1.0})

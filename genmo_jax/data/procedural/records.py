@@ -54,7 +54,10 @@ def clip_name(seed, index):
     return f"proc-{seed}-{index:06d}"
 
 
-def generate_record(skeleton, seed, index, dance_prob=0.15, music_features=_music_features):
-    """Record of clip `index` of the run with `seed` (deterministic)."""
-    clip = world.generate_clip(np.random.default_rng([seed, index]), skeleton, dance_prob)
+def generate_record(skeleton, seed, index, dance_prob=0.15, music_features=_music_features,
+                    action_weights=None):
+    """Record of clip `index` of the run with `seed` (deterministic); action_weights: see
+    `world.generate_clip`."""
+    clip = world.generate_clip(np.random.default_rng([seed, index]), skeleton, dance_prob,
+                               action_weights)
     return clip_to_record(clip, clip_name(seed, index), music_features=music_features)

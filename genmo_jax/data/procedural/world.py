@@ -24,6 +24,9 @@ ACTION_WEIGHTS = {
     "jump_forward": 1.0, "squat": 1.0, "wave_left": 0.8, "wave_right": 0.8, "kick_left": 0.8,
     "kick_right": 0.8, "raise_arms": 1.0, "sit_down": 1.0,
 }
+# Every everyday action equally often: a world where the rare actions (jump, turns, standing)
+# are not drowned by walking, for short text-to-motion training (tests/test_train_learns.py).
+BALANCED_ACTION_WEIGHTS = {label: 1.0 for label in ACTION_WEIGHTS}
 
 
 def make_segment(skeleton, rng, state, label, first):
@@ -57,10 +60,26 @@ def initial_state(skeleton, rng) -> pl.State:
     return pl.State(root_xz=root, heading=heading, ankle=ankle, foot_yaw=foot_yaw)
 
 
-def sample_labels(rng, num_segments):
-    """A plausible action sequence: sitting down is followed by standing up (or ends the clip)."""
-    names = list(ACTION_WEIGHTS)
-    weights = np.array([ACTION_WEIGHTS[n] for n in names])
+def _checked_weights(action_weights):
+    if action_weights is None:
+        return ACTION_WEIGHTS
+    unknown = sorted(set(action_weights) - set(ACTION_WEIGHTS))
+    if unknown or not action_weights:
+        raise ValueError(f"action_weights: unknown or no labels {unknown}; expected a subset of "
+                         f"{tuple(ACTION_WEIGHTS)}")
+    if any(not np.isfinite(w) or w < 0 for w in action_weights.values()) \
+            or sum(action_weights.values()) <= 0:
+        raise ValueError(f"action_weights must be finite, >= 0 and not all 0: {action_weights}")
+    return action_weights
+
+
+def sample_labels(rng, num_segments, action_weights=None):
+    """A plausible action sequence: sitting down is followed by standing up (or ends the clip).
+
+    action_weights: {label: relative frequency} (default `ACTION_WEIGHTS`)."""
+    action_weights = _checked_weights(action_weights)
+    names = list(action_weights)
+    weights = np.array([action_weights[n] for n in names], np.float64)
     labels = []
     while len(labels) < num_segments:
         if labels and labels[-1] == "sit_down":
@@ -73,11 +92,13 @@ def sample_labels(rng, num_segments):
     return labels
 
 
-def generate_clip(rng: np.random.Generator, skeleton, dance_prob: float = 0.15):
+def generate_clip(rng: np.random.Generator, skeleton, dance_prob: float = 0.15,
+                  action_weights=None):
     """One clip as a dict of numpy arrays (float64 until stored).
 
     skeleton: a `RestSkeleton` (fixed body) or a `ShapeSpace` (a random body shape per clip,
-    returned as `betas` (S,)).
+    returned as `betas` (S,)). action_weights: relative frequencies of the everyday actions
+    (default `ACTION_WEIGHTS`; `BALANCED_ACTION_WEIGHTS` = all equal).
 
     body_pose (L, 63), global_orient (L, 3), transl (L, 3): world SMPL params (y-up, metres);
     joints_w (L, 24, 3); contact (L, 4) bool planted [L_ankle, L_foot, R_ankle, R_foot];
@@ -90,17 +111,18 @@ def generate_clip(rng: np.random.Generator, skeleton, dance_prob: float = 0.15):
         # a body shape per clip: betas ~ N(0, 1) (SMPL-like unit-variance shape space)
         betas = np.clip(rng.standard_normal(skeleton.num_betas), -2.5, 2.5)
         skeleton = skeleton.skeleton(betas)
+    action_weights = _checked_weights(action_weights)   # a bad argument fails on every clip
     clip = dn.generate_dance_clip(rng, skeleton) if rng.random() < dance_prob else \
-        _everyday_clip(rng, skeleton)
+        _everyday_clip(rng, skeleton, action_weights)
     if betas is not None:
         clip["betas"] = betas
     return clip
 
 
-def _everyday_clip(rng, skeleton):
+def _everyday_clip(rng, skeleton, action_weights=None):
     state = initial_state(skeleton, rng)
     segments = []
-    for index, label in enumerate(sample_labels(rng, int(rng.integers(2, 6)))):
+    for index, label in enumerate(sample_labels(rng, int(rng.integers(2, 6)), action_weights)):
         segment = make_segment(skeleton, rng, state, label, first=index == 0)
         segments.append(segment)
         state = segment.end
