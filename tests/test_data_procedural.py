@@ -333,3 +333,18 @@ def test_action_weights_set_the_mix_and_bad_ones_are_named():
         world.generate_clip(np.random.default_rng(0), SKELETON, 0.0, {"fly": 1.0})
     with pytest.raises(ValueError, match="action_weights"):
         world.generate_clip(np.random.default_rng(0), SKELETON, 0.0, {"jump": -1.0})
+
+
+def test_cli_balanced_action_mix(tmp_path):
+    from genmo_jax.data import shards
+    from genmo_jax.data.procedural import records
+    from genmo_jax.data.procedural.__main__ import main as procedural_main
+
+    out = tmp_path / "balanced"
+    assert procedural_main(["--clips", "2", "--out", str(out), "--seed", "4", "--dance-prob", "0",
+                            "--body", "smpl_like", "--action-mix", "balanced"]) == 0
+    expected = records.generate_record(SKELETON, 4, 1, dance_prob=0.0,
+                                       action_weights=world.BALANCED_ACTION_WEIGHTS)
+    record = shards.ShardSource(out)[1]
+    np.testing.assert_array_equal(record["body_pose"], expected["body_pose"])
+    assert list(record["caption_text"]) == list(expected["caption_text"])

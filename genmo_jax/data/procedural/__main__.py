@@ -1,4 +1,5 @@
 """python -m genmo_jax.data.procedural --clips N --out DIR --seed S [--body open|smpl_like|PATH]
+[--action-mix default|balanced]
 
 Writes N procedural clips as ArrayRecord shards of schema records (resumable: clips already in
 DIR are skipped). The rest skeleton must be the one of the body model you train with: `open`
@@ -16,7 +17,7 @@ import sys
 from tqdm import tqdm
 
 from genmo_jax.data import shards
-from genmo_jax.data.procedural import records
+from genmo_jax.data.procedural import records, world
 from genmo_jax.data.procedural.skeleton import RestSkeleton, ShapeSpace
 
 
@@ -42,6 +43,9 @@ def main(argv=None) -> int:
                              "24-joint SMPL-layout body model file")
     parser.add_argument("--dance-prob", type=float, default=0.15,
                         help="fraction of dance clips (need librosa for their music features)")
+    parser.add_argument("--action-mix", choices=("default", "balanced"), default="default",
+                        help="everyday action frequencies: 'default' (walking-heavy, "
+                             "world.ACTION_WEIGHTS) or 'balanced' (every action equally often)")
     parser.add_argument("--records-per-shard", type=int, default=256)
     parser.add_argument("--workers", type=int, default=1,
                         help="generator processes (records are written in clip order)")
@@ -65,8 +69,9 @@ def main(argv=None) -> int:
     with shards.ShardWriter(args.out, records.DATASET, args.records_per_shard) as writer:
         todo = [i for i in range(args.clips)
                 if records.clip_name(args.seed, i) not in writer.done_names]
+        weights = world.BALANCED_ACTION_WEIGHTS if args.action_mix == "balanced" else None
         make = functools.partial(records.generate_record, skeleton, args.seed,
-                                 dance_prob=args.dance_prob)
+                                 dance_prob=args.dance_prob, action_weights=weights)
         progress = functools.partial(tqdm, total=len(todo), desc="procedural clips", unit="clip")
         if args.workers == 1:
             for record in progress(map(make, todo)):
