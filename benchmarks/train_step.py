@@ -2,12 +2,18 @@
 
     python benchmarks/train_step.py --config configs/tiny.py --shards DIR [--devices 8]
         [--batch 16] [--window 120] [--steps 5] [--set model.latent_dim=512 ...]
+        [--baseline-objective OLD_OBJECTIVE.py]
 
 Runs the real GENMO train step (dual-mode objective, denoiser, open body) on batches of the
 procedural world (DIR: shards + stats.npz from `python -m genmo_jax.data.procedural` and
 `python -m genmo_jax.data.stats`). FLOPs come from XLA's cost analysis of the compiled step; the
 peak is the best of a few f32 2048^3 matmuls (bf16 4096^3 on GPU) on one device of the same
 machine. --devices N simulates N CPU devices (to show the sharding overhead, not speed).
+
+--baseline-objective FILE compiles a second step whose loss is FILE's ``genmo_loss`` (e.g. an
+older ``genmo_jax/train/objective.py``: ``git show REV:genmo_jax/train/objective.py > FILE``)
+and times the two steps alternately on the same batches, so a before/after ratio is measured
+under the same machine load.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ def _parse():
     p.add_argument("--fsdp", type=int, default=1)
     p.add_argument("--dtype", default="float32")
     p.add_argument("--set", nargs="*", default=[], help="extra overrides a.b=value")
+    p.add_argument("--baseline-objective", default="",
+                   help="an objective.py to time side by side with the current one")
     return p.parse_args()
 
 
@@ -99,6 +107,20 @@ def main():
                                                   int(c.mesh.min_shard_size))
     fn = step_lib.make_train_step(mdef, task.loss_fn, tx, compute_dtype=args.dtype)
     jitted = step_lib.jit_train_step(fn, shardings, mesh)
+    steps = {"current": jitted}
+    if args.baseline_objective:
+        import dataclasses
+        base_spec = importlib.util.spec_from_file_location("baseline_objective",
+                                                           args.baseline_objective)
+        base = importlib.util.module_from_spec(base_spec)
+        sys.modules["baseline_objective"] = base     # dataclasses look their module up
+        base_spec.loader.exec_module(base)
+        spec_b = base.ObjectiveSpec(**{f.name: getattr(task.spec, f.name)
+                                       for f in dataclasses.fields(base.ObjectiveSpec)})
+        fn_b = step_lib.make_train_step(
+            mdef, lambda model, batch, key: base.genmo_loss(model, batch, key, spec_b), tx,
+            compute_dtype=args.dtype)
+        steps["baseline"] = step_lib.jit_train_step(fn_b, shardings, mesh)
     if args.batch_npz:
         import numpy as np
         saved = dict(np.load(args.batch_npz))
@@ -115,36 +137,51 @@ def main():
         batches = [next(it) for _ in range(args.steps + 1)]
         it.close()
     rng = jax.random.key(0)
+    results = {}
     with jax.set_mesh(mesh):
         glob = [parallel.shard_batch(b, mesh) for b in batches]
-        t0 = time.perf_counter()
-        compiled = jitted.lower(state, glob[0], rng).compile()
-        compile_s = time.perf_counter() - t0
-        cost = compiled.cost_analysis()
-        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-        flops = float(cost.get("flops", 0.0))
-        state, m = compiled(state, glob[0], rng)
-        jax.block_until_ready(m)
-        times = []
-        for b in glob[1:]:
-            t = time.perf_counter()
-            state, m = compiled(state, b, rng)
+        compiled, states = {}, {}
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            compiled[name] = step.lower(state, glob[0], rng).compile()
+            compile_s = time.perf_counter() - t0
+            cost = compiled[name].cost_analysis()
+            cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+            results[name] = {"compile_s": compile_s, "flops": float(cost.get("flops", 0.0)),
+                             "times": []}
+            # each step donates its input state: give every variant its own copy
+            states[name] = jax.tree.map(jnp.copy, state)
+            states[name], m = compiled[name](states[name], glob[0], rng)
             jax.block_until_ready(m)
-            times.append(time.perf_counter() - t)
-    times.sort()
-    step_s = times[len(times) // 2]
+            results[name]["loss"] = float(m["loss"])
+        for b in glob[1:]:
+            for name in steps:          # alternate: both variants see the same load
+                t = time.perf_counter()
+                states[name], m = compiled[name](states[name], b, rng)
+                jax.block_until_ready(m)
+                results[name]["times"].append(time.perf_counter() - t)
     ndev = jax.device_count()
     peak = _peak_flops(jax, jnp, "float32" if jax.default_backend() == "cpu" else "bfloat16")
-    achieved = flops / step_s
     params = state_lib.param_count(state["params"])
     print(f"config={args.config} params={params/1e6:.2f}M B={args.batch} L={args.window} "
-          f"devices={ndev} mesh={dict(mesh.shape)} dtype={args.dtype} backend={jax.default_backend()}")
-    print(f"compile {compile_s:.1f} s; step median {step_s:.3f} s (min {times[0]:.3f}) -> "
-          f"{1/step_s:.2f} steps/s, {args.batch/step_s:.1f} samples/s", flush=True)
-    print(f"XLA flops/step {flops/1e9:.2f} GFLOP (all devices' program: {'per device' if ndev > 1 else 'total'}); "
-          f"achieved {achieved/1e9:.1f} GFLOP/s; one-device matmul peak {peak/1e9:.1f} GFLOP/s; "
-          f"MFU {achieved / (peak * (1 if ndev > 1 else 1)):.1%} (of one device)")
-    print(f"loss {float(m['loss']):.4f}")
+          f"devices={ndev} mesh={dict(mesh.shape)} dtype={args.dtype} "
+          f"backend={jax.default_backend()} load={os.getloadavg()[0]:.1f}")
+    for name, r in results.items():
+        times = sorted(r["times"])
+        step_s = times[len(times) // 2]
+        achieved = r["flops"] / step_s
+        print(f"[{name}] compile {r['compile_s']:.1f} s; step median {step_s:.3f} s "
+              f"(min {times[0]:.3f}) -> {1/step_s:.2f} steps/s, {args.batch/step_s:.1f} "
+              f"samples/s", flush=True)
+        print(f"[{name}] XLA flops/step {r['flops']/1e9:.2f} GFLOP "
+              f"({'per device' if ndev > 1 else 'total'}); achieved {achieved/1e9:.1f} GFLOP/s; "
+              f"one-device matmul peak {peak/1e9:.1f} GFLOP/s; MFU {achieved / peak:.1%} "
+              f"(of one device); first-step loss {r['loss']:.4f}")
+        r["step_s"] = step_s
+    if "baseline" in results:
+        cur, base = results["current"], results["baseline"]
+        print(f"current / baseline: step time x{cur['step_s'] / base['step_s']:.2f}, "
+              f"compile time x{cur['compile_s'] / base['compile_s']:.2f}")
 
 
 if __name__ == "__main__":

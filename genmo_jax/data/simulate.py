@@ -498,12 +498,19 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
         else np.zeros((length, 1024), np.float32)
     music_feat = np.asarray(record["music_feat"], np.float32)[frame_index] \
         if "music_feat" in record else np.zeros((length, 35), np.float32)
+    # Absent features are float32 zeros made once: no float64 temporaries or masking copies
+    # of the (L, 1024) / (L * 600,) arrays (large allocations are page faults, i.e. system time).
     if "audio" in record:
         source_audio = np.asarray(record["audio"], np.float32)
         sample_times = (times[:, None] * 600 + speed * np.arange(600)[None]).reshape(-1)
         audio = np.interp(sample_times, np.arange(len(source_audio)), source_audio)
+        audio = (audio * np.repeat(has_audio, 600)).astype(np.float32)
     else:
-        audio = np.zeros(length * 600)
+        audio = np.zeros(length * 600, np.float32)
+    if "img_feat" in record:
+        img_feat = img_feat * has_img[:, None]
+    if "music_feat" in record:
+        music_feat = music_feat * has_music[:, None]
 
     caption_id = np.full(MAX_CAPTIONS, -1, np.int32)
     caption_window = np.zeros((MAX_CAPTIONS, 2), np.int32)
@@ -525,8 +532,7 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
         R_c2gv=r_c2gv(rot_w2c), cam_angvel=cam_angvel(rot_w2c, valid_len),
         kp2d=np.concatenate([kp2d, visible[..., None]], -1) * has_2d[:, None, None],
         bbox_xys=bbox, obs=obs * has_2d[:, None, None], f_cliffcam=f_cliffcam,
-        img_feat=img_feat * has_img[:, None], music_feat=music_feat * has_music[:, None],
-        audio=audio * np.repeat(has_audio, 600),
+        img_feat=img_feat, music_feat=music_feat, audio=audio,
         has_2d_mask=has_2d, has_img_mask=has_img, has_cam_mask=has_cam,
         has_music_mask=has_music, has_audio_mask=has_audio, has_text=np.bool_(has_text),
         caption_id=caption_id, caption_window=caption_window,

@@ -22,6 +22,10 @@ BATCH_KEYS = ("length", "body_pose", "betas", "global_orient_c", "transl_c", "gl
               "cam_angvel", "img_feat", "music_feat", "audio", "has_2d_mask", "has_img_mask",
               "has_cam_mask", "has_music_mask", "has_audio_mask", "has_text", "flag_2d_only",
               "flag_spv_incam_only", "flag_invalid_contact")
+# Shard datasets (index.json "dataset": the converter) that never hold 2D-only records. A mix of
+# only these lets the objective run both modes as one pass (objective.ObjectiveSpec.twod_rows).
+THREE_D_DATASETS = ("aistpp", "amass", "beat2", "bedlam", "bvh", "h36m", "humanml3d", "3dpw",
+                    "procedural")
 
 
 class HostBatches:
@@ -31,8 +35,11 @@ class HostBatches:
     text_windows (B, K, 2) int32 frame windows ([0, 0] for empty slots, so they touch no frame).
     """
 
-    def __init__(self, inner, text_encoder=None, text_len: int = 50, text_dim: int = 0):
+    def __init__(self, inner, text_encoder=None, text_len: int = 50, text_dim: int = 0,
+                 keys: tuple = BATCH_KEYS, allow_2d_only: bool = True):
         self.inner = inner
+        self.keys = tuple(keys)
+        self.allow_2d_only = allow_2d_only
         self.text_encoder = text_encoder
         self.text_len, self.text_dim = text_len, text_dim
         self._cache: dict[str, np.ndarray] = {}
@@ -53,7 +60,18 @@ class HostBatches:
 
     def __next__(self) -> dict:
         sample = next(self.inner)
-        batch = {k: np.asarray(sample[k]) for k in BATCH_KEYS}
+        batch = {k: np.asarray(sample[k]) for k in self.keys}
+        if not self.allow_2d_only and np.any(batch["flag_2d_only"]):
+            flagged = np.asarray(batch["flag_2d_only"], bool)
+            ids = sorted({int(i) for i in np.asarray(sample["dataset"])[flagged]}) \
+                if "dataset" in sample else []
+            raise ValueError(
+                f"a 2D-only sample came from config.data.datasets[{ids}], whose shards are of a "
+                f"3D-only kind ({THREE_D_DATASETS}): the one-pass objective cannot train it "
+                "(the estimation-guided 2D path needs the estimation output first)")
+        return self._with_text(batch, sample)
+
+    def _with_text(self, batch: dict, sample: dict) -> dict:
         if self.text_encoder is not None:
             captions = np.asarray(sample["caption_text"])
             batch["text"] = self._embed(captions)
@@ -115,6 +133,8 @@ class GenmoTask:
                              "(needed by the vertex losses)")
         tc = config.train
         self.config = config
+        twod_rows = not all(_dataset_kind(config, name) in THREE_D_DATASETS
+                            for name in config.data.datasets)
         self.spec = objective.ObjectiveSpec(
             body=body,
             stats=normalization.load_stats(path, dim=151),
@@ -124,7 +144,8 @@ class GenmoTask:
             text_drop_prob=float(tc.text_drop_prob), music_drop_prob=float(tc.music_drop_prob),
             audio_drop_prob=float(tc.audio_drop_prob),
             clip_std=bool(config.model.get("clip_std", True)),
-            velocity_convention=str(config.model.get("velocity_convention", "gvhmr")))
+            velocity_convention=str(config.model.get("velocity_convention", "gvhmr")),
+            twod_rows=twod_rows)
 
     def evaluate(self, model, step: int) -> dict:
         """Estimation-mode camera-frame MPJPE (root-relative, mm) on a fixed batch of the
@@ -164,4 +185,23 @@ class GenmoTask:
             from genmo_jax.model.text import load_text_encoder
             encoder = load_text_encoder(config.text)
         return HostBatches(inner, encoder, int(config.model.get("max_text_len", 50)),
-                           int(config.model.get("text_dim", 0)))
+                           int(config.model.get("text_dim", 0)), batch_keys(config),
+                           allow_2d_only=self.spec is None or self.spec.twod_rows)
+
+
+def _dataset_kind(config, name: str) -> str:
+    """The converter that wrote dataset ``name``'s shards (index.json "dataset"); "" if the
+    index cannot be read (the pipeline reports that with the path when it starts)."""
+    from genmo_jax.data import shards
+    try:
+        return str(shards.read_index(str(config.data.shard_dirs[name]))["dataset"])
+    except (FileNotFoundError, KeyError, ValueError, OSError):
+        return ""
+
+
+def batch_keys(config) -> tuple:
+    """``BATCH_KEYS`` without the raw waveform when the model has no audio encoder: (B, L * 600)
+    float32 per step that nothing would read."""
+    if "encoded_audio" in tuple(config.model.get("conditions", ())):
+        return BATCH_KEYS
+    return tuple(k for k in BATCH_KEYS if k != "audio")

@@ -18,7 +18,8 @@ Batch contract (B rows, L frames; what ``genmo_jax.data.pipeline`` yields, after
 ``HostBatches`` turned captions into text states): length (B,); body_pose (B, L, 63), betas
 (B, L, 10); global_orient_c / transl_c, global_orient_w / transl_w (B, L, 3); joints_w (B, L, 24,
 3); R_c2gv, K (B, L, 3, 3); bbox_xys (B, L, 3); kp2d, obs (B, L, 17, 3); f_cliffcam (B, L, 3);
-cam_angvel (B, L, 6); img_feat (B, L, 1024); music_feat (B, L, 35); audio (B, L * 600);
+cam_angvel (B, L, 6); img_feat (B, L, 1024); music_feat (B, L, 35); audio (B, L * 600) (only
+for models with an audio encoder);
 has_{2d,img,cam,music,audio}_mask (B, L); has_text (B,); flag_2d_only, flag_spv_incam_only,
 flag_invalid_contact (B,); text (B, K, T, D) and text_windows (B, K, 2) when the model has text.
 """
@@ -65,6 +66,9 @@ class ObjectiveSpec:
     audio_drop_prob: float = 0.1
     clip_std: bool = True
     velocity_convention: str = "gvhmr"
+    # False when no dataset of the mix can hold 2D-only rows: both modes then run as one pass
+    # (``genmo_terms``). True is always correct, only slower.
+    twod_rows: bool = True
 
 
 def _bool(x):
@@ -169,27 +173,37 @@ def _conditions(batch: dict, key, generation: bool, spec: ObjectiveSpec):
         "has_img": _bool(batch["has_img_mask"]) & ~drop_img[:, None] & keep[1],
         "cam_angvel": batch["cam_angvel"], "has_cam": _bool(batch["has_cam_mask"]) & keep[2],
         "music": batch["music_feat"], "has_music": has_music & music_on[:, None] & keep[3],
-        "audio": batch["audio"], "has_audio": has_audio & audio_on[:, None] & keep[4],
+        "audio": batch.get("audio"), "has_audio": has_audio & audio_on[:, None] & keep[4],
     }
     # SPEC A7 "paper": text / music rows (weak conditions) are trained in generation mode only.
     weak = has_text | has_music.any(1)
     return cond, text_on, weak
 
 
-def _mode_terms(out: dict, batch: dict, tgt: dict, masks: dict, rows: jax.Array,
-                incam, spec: ObjectiveSpec, pseudo_x: jax.Array | None) -> dict:
-    """Unweighted loss terms of one pass. rows (B,) bool: rows trained in this mode."""
-    m = {k: v & rows[:, None] for k, v in masks.items()}
+def _predictions(out: dict, K: jax.Array, bbox: jax.Array, spec: ObjectiveSpec) -> dict:
+    """The geometry of a pass's outputs (rows as in ``out``): decoded motion, camera-frame
+    joints / sparse vertices through pred_cam, and their bbox-normalised projections."""
     x_norm = out["x0"].astype(jnp.float32)
-    x = normalization.denormalize(x_norm, spec.stats, spec.clip_std)
-    dec = representation.decode_motion(x)
+    dec = representation.decode_motion(
+        normalization.denormalize(x_norm, spec.stats, spec.clip_std))
     pred_cam = out["pred_cam"].astype(jnp.float32)
-    transl = camera.pred_cam_to_transl(pred_cam, batch["bbox_xys"], batch["K"])
+    transl = camera.pred_cam_to_transl(pred_cam, bbox, K)
     joints, verts = body_points(spec.body, dec["body_pose"], dec["betas"],
                                 dec["global_orient_c"], transl)
+    return {"x_norm": x_norm, "local_transl_vel": dec["local_transl_vel"],
+            "pred_cam": pred_cam, "contact_logits": out["contact_logits"].astype(jnp.float32),
+            "joints": joints, "verts": verts,
+            "j2d": losses.project_to_bbox01(joints, K, bbox),
+            "v2d": losses.project_to_bbox01(verts, K, bbox)}
+
+
+def _mode_terms(pred: dict, batch: dict, tgt: dict, masks: dict, rows: jax.Array,
+                incam, spec: ObjectiveSpec, pseudo_x: jax.Array | None) -> dict:
+    """Unweighted loss terms of one pass (``_predictions``). rows (B,) bool: rows trained in
+    this mode."""
+    m = {k: v & rows[:, None] for k, v in masks.items()}
+    x_norm, joints, verts = pred["x_norm"], pred["joints"], pred["verts"]
     K, bbox = batch["K"], batch["bbox_xys"]
-    j2d = losses.project_to_bbox01(joints, K, bbox)
-    v2d = losses.project_to_bbox01(verts, K, bbox)
     gt_hips = tgt["joints_c"][..., HIP_JOINTS, :].mean(-2)
     hips = joints[..., HIP_JOINTS, :].mean(-2)
     terms = {
@@ -197,16 +211,17 @@ def _mode_terms(out: dict, batch: dict, tgt: dict, masks: dict, rows: jax.Array,
         "cr_j3d": losses.root_relative_mse(joints, tgt["joints_c"], joints[..., 0, :],
                                            tgt["joints_c"][..., 0, :], m["full3d"]),
         "cr_verts": losses.root_relative_mse(verts, tgt["verts_c"], hips, gt_hips, m["full3d"]),
-        "j2d": losses.reprojection_mse(j2d, tgt["joints_2d"], losses.reprojection_mask(
+        "j2d": losses.reprojection_mse(pred["j2d"], tgt["joints_2d"], losses.reprojection_mask(
             tgt["joints_c"], joints, tgt["joints_2d"], m["reproj"])),
-        "verts2d": losses.reprojection_mse(v2d, tgt["verts_2d"], losses.reprojection_mask(
-            tgt["verts_c"], verts, tgt["verts_2d"], m["reproj"])),
-        "transl_c": losses.pred_cam_mse(pred_cam, tgt["pred_cam"], losses.pred_cam_mask(
+        "verts2d": losses.reprojection_mse(pred["v2d"], tgt["verts_2d"],
+                                           losses.reprojection_mask(
+                                               tgt["verts_c"], verts, tgt["verts_2d"],
+                                               m["reproj"])),
+        "transl_c": losses.pred_cam_mse(pred["pred_cam"], tgt["pred_cam"], losses.pred_cam_mask(
             tgt["pred_cam"], tgt["joints_c"], bbox, m["full3d"])),
-        "transl_w": losses.transl_w_l1(dec["local_transl_vel"], tgt["rot_w"],
+        "transl_w": losses.transl_w_l1(pred["local_transl_vel"], tgt["rot_w"],
                                        batch["transl_w"], m["world"]),
-        "contact": losses.contact_bce(out["contact_logits"].astype(jnp.float32),
-                                      tgt["contacts"], m["contact"]),
+        "contact": losses.contact_bce(pred["contact_logits"], tgt["contacts"], m["contact"]),
     }
     # Estimation-guided 2D terms (A6): 2D-only rows see only these.
     coco = joints[..., COCO_BODY_FROM_SMPL, :]
@@ -222,8 +237,23 @@ def _mode_terms(out: dict, batch: dict, tgt: dict, masks: dict, rows: jax.Array,
     return terms
 
 
+def _rows(tree, start: int, stop: int):
+    return jax.tree.map(lambda a: a[start:stop], tree)
+
+
+def _stack_rows(a, b):
+    return jax.tree.map(lambda x, y: jnp.concatenate([x, y], axis=0), a, b)
+
+
 def genmo_terms(model, batch: dict, key: jax.Array, spec: ObjectiveSpec) -> dict:
-    """{"<mode>/<term>": unweighted scalar} for the configured modes (see module docstring)."""
+    """{"<mode>/<term>": unweighted scalar} for the configured modes (see module docstring).
+
+    Without 2D-only data (``spec.twod_rows`` False) and with both modes, the estimation and the
+    generation pass run as ONE denoiser call and ONE body pass on the 2B rows [estimation;
+    generation] (same keys, conditions, noise and terms as the two sequential passes; half the
+    program to compile). With 2D-only data the generation input of those rows is the
+    estimation output, so the passes run one after the other.
+    """
     batch = _sanitize(batch)
     B, L = batch["obs"].shape[:2]
     length = batch["length"]
@@ -235,30 +265,54 @@ def genmo_terms(model, batch: dict, key: jax.Array, spec: ObjectiveSpec) -> dict
     windows = batch.get("text_windows")
     k_t, k_noise, k_cond_e, k_cond_g = jax.random.split(key, 4)
     out_terms = {}
+    both = "estimation" in spec.modes and "generation" in spec.modes
 
-    def run(x_t, t, cond, text_on):
+    def run(x_t, t, cond, text_on, rows=1):
         feats = model.embed_conditions(cond, deterministic=False)
-        txt = None if text is None else text * text_on[:, None, None, None].astype(text.dtype)
-        return model(x_t, t, feats["f_cond"], length, text=txt, text_windows=windows,
-                     deterministic=False)
+        txt = None if text is None else jnp.tile(text, (rows, 1, 1, 1)) * \
+            text_on[:, None, None, None].astype(text.dtype)
+        win = None if windows is None else jnp.tile(windows, (rows, 1, 1))
+        return model(x_t, t, feats["f_cond"], jnp.tile(length, rows), text=txt,
+                     text_windows=win, deterministic=False)
 
-    # Estimation pass: trained in estimation mode, and the pseudo-clean motion of 2D-only rows.
     cond_e, text_on_e, weak = _conditions(batch, k_cond_e, False, spec)
-    out_e = run(jnp.zeros((B, L, representation.MOTION_DIM), jnp.float32),
-                jnp.full((B,), ESTIMATION_T, jnp.int32), cond_e, text_on_e)
-    pseudo_x = jax.lax.stop_gradient(out_e["x0"].astype(jnp.float32))
-    if "estimation" in spec.modes:
-        rows = jnp.ones((B,), bool) if spec.mode_selection == "both" else ~weak
-        for k, v in _mode_terms(out_e, batch, tgt, masks, rows, incam, spec, None).items():
-            out_terms[f"estimation/{k}"] = v
-    if "generation" in spec.modes:
+    x_e = jnp.zeros((B, L, representation.MOTION_DIM), jnp.float32)
+    t_e = jnp.full((B,), ESTIMATION_T, jnp.int32)
+    est_rows = jnp.ones((B,), bool) if spec.mode_selection == "both" else ~weak
+    all_rows = jnp.ones((B,), bool)
+
+    def generation_input(x_start):
         cond_g, text_on_g, _ = _conditions(batch, k_cond_g, True, spec)
         t = jax.random.randint(k_t, (B,), 0, spec.noise.num_timesteps)
-        x_start = jnp.where(twod[:, None, None], pseudo_x, tgt["x_norm"])
         noise = jax.random.normal(k_noise, x_start.shape, jnp.float32)
-        x_t = schedule_lib.q_sample(spec.noise, x_start, t, noise)
-        out_g = run(x_t, t, cond_g, text_on_g)
-        for k, v in _mode_terms(out_g, batch, tgt, masks, jnp.ones((B,), bool), incam, spec,
+        return schedule_lib.q_sample(spec.noise, x_start, t, noise), t, cond_g, text_on_g
+
+    if both and not spec.twod_rows:
+        x_g, t_g, cond_g, text_on_g = generation_input(tgt["x_norm"])
+        out = run(jnp.concatenate([x_e, x_g]), jnp.concatenate([t_e, t_g]),
+                  _stack_rows(cond_e, cond_g), jnp.concatenate([text_on_e, text_on_g]), rows=2)
+        pred = _predictions(out, jnp.tile(batch["K"], (2, 1, 1, 1)),
+                            jnp.tile(batch["bbox_xys"], (2, 1, 1)), spec)
+        pred_e, pred_g = _rows(pred, 0, B), _rows(pred, B, 2 * B)
+        pseudo_x = jax.lax.stop_gradient(pred_e["x_norm"])
+    else:
+        # Estimation pass: trained in estimation mode, and the pseudo-clean motion of 2D-only
+        # rows (A6), which the generation pass then noises and denoises.
+        out_e = run(x_e, t_e, cond_e, text_on_e)
+        pred_e = _predictions(out_e, batch["K"], batch["bbox_xys"], spec)
+        pseudo_x = jax.lax.stop_gradient(pred_e["x_norm"])
+        pred_g = None
+        if "generation" in spec.modes:
+            x_start = jnp.where(twod[:, None, None], pseudo_x, tgt["x_norm"])
+            x_g, t_g, cond_g, text_on_g = generation_input(x_start)
+            out_g = run(x_g, t_g, cond_g, text_on_g)
+            pred_g = _predictions(out_g, batch["K"], batch["bbox_xys"], spec)
+    if "estimation" in spec.modes:
+        for k, v in _mode_terms(pred_e, batch, tgt, masks, est_rows, incam, spec,
+                                None).items():
+            out_terms[f"estimation/{k}"] = v
+    if "generation" in spec.modes:
+        for k, v in _mode_terms(pred_g, batch, tgt, masks, all_rows, incam, spec,
                                 pseudo_x).items():
             out_terms[f"generation/{k}"] = v
     return out_terms
@@ -275,7 +329,7 @@ def estimation_mpjpe(model, batch: dict, spec: ObjectiveSpec):
             "has_2d": _bool(batch["has_2d_mask"]), "f_imgseq": batch["img_feat"],
             "has_img": _bool(batch["has_img_mask"]), "cam_angvel": batch["cam_angvel"],
             "has_cam": _bool(batch["has_cam_mask"]), "music": batch["music_feat"],
-            "has_music": _bool(batch["has_music_mask"]), "audio": batch["audio"],
+            "has_music": _bool(batch["has_music_mask"]), "audio": batch.get("audio"),
             "has_audio": _bool(batch["has_audio_mask"])}
     feats = model.embed_conditions(cond, deterministic=True)
     out = model(jnp.zeros((B, L, representation.MOTION_DIM), jnp.float32),
