@@ -92,8 +92,10 @@ def observe(body, params_w, R_w2c, t_w2c, K, rng):
     """2D COCO-17 keypoints (F, 17, 3) px + confidence and boxes (F, 3) of the body seen by the camera."""
     params_c = transform_params(body, params_w, R_w2c, t_w2c)
     frames = params_c["transl"].shape[0]
-    out = smpl.forward(body, *_padded(frames, params_c["betas"], params_c["global_orient"], params_c["body_pose"],
-                                      params_c["transl"]))
+    pose = params_c["body_pose"]
+    if pose.shape[1] == 63 and body.num_joints > 22:  # explicit zero hand rotations: one compiled program
+        pose = np.pad(pose, ((0, 0), (0, 3 * (body.num_joints - 1) - 63)))
+    out = smpl.forward(body, *_padded(frames, params_c["betas"], params_c["global_orient"], pose, params_c["transl"]))
     coco = np.asarray(smpl.coco17_joints(body, out["vertices"]))[:frames]
     xy = coco[..., :2] / coco[..., 2:3] * np.float32([K[0, 0], K[1, 1]]) + np.float32([K[0, 2], K[1, 2]])
     conf = rng.uniform(0.6, 1.0, size=xy.shape[:-1] + (1,)).astype(np.float32)
