@@ -101,3 +101,21 @@ def test_joints_regressed_from_vertices(tmp_path):
                  "--joint-regressor", str(tmp_path / "J.npy")]) == 0
     ours = json.loads((tmp_path / "o" / "emdb1.json").read_text())["ours"]
     assert ours["mpjpe"] == pytest.approx(0.0, abs=1e-3) and ours["pve"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_torch_regressor_file_is_read_without_torch(tmp_path):
+    from genmo_jax import torch_pickle
+
+    rng = np.random.default_rng(4)
+    regressor = rng.random((24, 30)).astype(np.float32)
+    regressor /= regressor.sum(1, keepdims=True)
+    torch_pickle.save(regressor, tmp_path / "J.pt")  # the release ships its regressors as torch tensors
+    gt_vertices = _motion(rng, joints=30)
+    preds = tmp_path / "p"
+    preds.mkdir()
+    np.savez(preds / "s.npz", pred_vertices=gt_vertices + np.float32(0.02), gt_vertices=gt_vertices)
+    assert main(["--benchmark", "emdb1", "--predictions", str(preds), "--out", str(tmp_path / "o"),
+                 "--joint-regressor", str(tmp_path / "J.pt")]) == 0
+    ours = json.loads((tmp_path / "o" / "emdb1.json").read_text())["ours"]
+    assert ours["mpjpe"] == pytest.approx(0.0, abs=1e-3)
+    assert json.loads((tmp_path / "o" / "emdb1.json").read_text())["settings"]["joint_regressor"].endswith("J.pt")
