@@ -128,14 +128,13 @@ def conditions(seq, inputs=None, bucket=None):
     return cond
 
 
-def _pad_frames(array, size, edge=False, fill=None):
+def _pad_frames(array, size, edge=False):
+    """(B, L, ...) -> (B, size, ...): the last frame repeated (edge) or zeros appended."""
     array = np.asarray(array)
     pad = size - array.shape[1]
     if pad == 0:
         return array
-    if fill is not None:
-        tail = np.broadcast_to(np.asarray(fill, array.dtype), (array.shape[0], pad) + array.shape[2:])
-    elif edge:
+    if edge:
         tail = np.repeat(array[:, -1:], pad, axis=1)
     else:
         tail = np.zeros((array.shape[0], pad) + array.shape[2:], array.dtype)

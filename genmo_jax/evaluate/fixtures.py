@@ -109,7 +109,8 @@ def _tracking_camera(params, distance, height, seed):
     pelvis = params["transl"] + np.float32([0.0, 0.9, 0.0])
     angle = rng.uniform(0, 2 * np.pi)
     centre = pelvis[0] + np.float32([distance * np.sin(angle), height, distance * np.cos(angle)])
-    centres = np.repeat(centre[None], len(pelvis), 0) + np.linspace(0, 0.5, len(pelvis))[:, None] * np.float32([1, 0, 0])
+    drift = np.linspace(0, 0.5, len(pelvis))[:, None] * np.float32([1, 0, 0])  # the camera moves 0.5 m along x
+    centres = np.repeat(centre[None], len(pelvis), 0) + drift
     return look_at(centres.astype(np.float32), pelvis.astype(np.float32))
 
 

@@ -56,7 +56,8 @@ EMDB2_NAMES = (
     "P0_09_outdoor_walk", "P2_19_indoor_walk_off_mvs", "P2_20_outdoor_walk", "P2_24_outdoor_long_walk",
     "P3_27_indoor_walk_off_mvs", "P3_28_outdoor_walk_lunges", "P3_29_outdoor_stairs_up", "P3_30_outdoor_stairs_down",
     "P4_35_indoor_walk", "P4_36_outdoor_long_walk", "P4_37_outdoor_run_circle", "P5_40_indoor_walk_big_circle",
-    "P6_48_outdoor_walk_downhill", "P6_49_outdoor_big_stairs_down", "P7_55_outdoor_walk", "P7_56_outdoor_stairs_up_down",
+    "P6_48_outdoor_walk_downhill", "P6_49_outdoor_big_stairs_down", "P7_55_outdoor_walk",
+    "P7_56_outdoor_stairs_up_down",
     "P7_57_outdoor_rock_chair", "P7_58_outdoor_parcours", "P7_61_outdoor_sit_lie_walk", "P8_64_outdoor_skateboard",
     "P8_65_outdoor_walk_straight", "P9_77_outdoor_stairs_up", "P9_78_outdoor_stairs_up_down",
     "P9_79_outdoor_walk_rectangle", "P9_80_outdoor_walk_big_circle")
@@ -133,7 +134,8 @@ def _smpl_params(params, frames, where, pose_dims=(63, 69)):
         if key == "body_pose":
             array = _array(value, (("F", frames), None), f"{where}.{key}")
             if array.shape[1] not in pose_dims:
-                raise ValueError(f"{where}.{key}: shape {array.shape}, expected (F, {' or '.join(map(str, pose_dims))})")
+                dims = " or ".join(map(str, pose_dims))
+                raise ValueError(f"{where}.{key}: shape {array.shape}, expected (F, {dims})")
         else:
             array = _array(value, (("F", frames), 10 if key == "betas" else 3), f"{where}.{key}")
         out[key] = array
