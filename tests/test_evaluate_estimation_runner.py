@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from genmo_jax.evaluate import benchmarks, estimation_runner, fixtures, report, test_files
-from genmo_jax.evaluate.__main__ import main
+from genmo_jax.evaluate.__main__ import main, note_lines
 from genmo_jax.motion import camera as camera_lib
 from genmo_jax.motion.gravity_view import gravity_view_rotation
 from genmo_jax.motion.normalization import NormStats, normalize
@@ -101,6 +101,9 @@ def test_cli_errors_are_one_line(tiny_random_export, folders, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--benchmark", "aistpp", "--help"])
     assert "--contact-ik" not in capsys.readouterr().out
+    # Runners give their notes as one string (generation) or a list of lines (estimation).
+    assert note_lines({"notes": "one line"}) == ("one line",)
+    assert note_lines({"notes": ["a", "b"]}) == ("a", "b") and note_lines({}) == ()
 
 
 def _pad(array, size=64):

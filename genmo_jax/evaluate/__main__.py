@@ -110,9 +110,13 @@ def run_params(args):
     except ImportError as error:
         raise ValueError(f"--params: no runner for the {bench.task} benchmark {bench.name!r} ({error})") from None
     ours, settings = runner.evaluate_params(args, bench.name)
-    settings = dict(settings)
-    notes = settings.get("notes", ())
-    return report.write_report(args.out, bench, ours, settings, notes=notes)
+    return report.write_report(args.out, bench, ours, dict(settings), notes=note_lines(settings))
+
+
+def note_lines(settings):
+    """settings["notes"] (one string or a list of strings) as the lines printed under the table."""
+    notes = settings.get("notes") or ()
+    return (notes,) if isinstance(notes, str) else tuple(notes)
 
 
 def build_parser(benchmark=None):
