@@ -86,3 +86,38 @@ def test_errors_name_file_sequence_and_field(folders, tmp_path):
         test_files.read_benchmark("rich", folders["rich"], rich_resource=str(tmp_path))
     with pytest.raises(ValueError, match="RICH has no flipped"):
         test_files.read_benchmark("rich", folders["rich"], flip=True)
+
+
+@pytest.mark.ref
+def test_release_loader_expressions_work_on_the_fixture_files(folders):
+    """torch.load reads every fixture file, and the expressions of the release's loaders
+    (gem/datasets/*/…_motion_test.py) work on what it returns: tensors where they call tensor
+    methods, numpy arrays where they call torch.from_numpy."""
+    torch = pytest.importorskip("torch")
+    emdb = folders["emdb"]
+    labels = torch.load(f"{emdb}/emdb_vit_v4.pt", weights_only=False)
+    label = labels["P0_09_outdoor_walk"]
+    assert torch.where(label["mask"])[0].dtype == torch.int64 and label["T_w2c"].shape[-2:] == (4, 4)
+    assert set(label["smpl_params"]) == {"body_pose", "betas", "global_orient", "transl"}
+    assert label["smpl_params"]["body_pose"].shape[1] == 69 and isinstance(label["gender"], str)
+    droid = torch.load(f"{emdb}/emdb_slam_traj.pt", weights_only=False)["P0_09_outdoor_walk"]
+    R_c2w = torch.from_numpy(droid["pred_cam_R"]).float()
+    T_c2w = torch.eye(4)[None].repeat(len(R_c2w), 1, 1)
+    T_c2w[:, :3, :3], T_c2w[:, :3, 3] = R_c2w, torch.from_numpy(droid["pred_cam_T"]).float()
+    np.testing.assert_allclose(T_c2w.inverse()[:, :3].numpy(), label["T_w2c"][:, :3].numpy(), atol=1e-4)
+    flip = torch.load(f"{emdb}/imgfeats/emdb_flip/P0_09_outdoor_walk.pt", weights_only=False)
+    assert flip["bbx_xys"].float().shape == (len(R_c2w), 3) and flip["features"].float().shape[1] == 1024
+    rich = folders["rich"]
+    vid = "test/Gym_013_burpee4/cam_06"
+    assert len(torch.load(f"{rich}/rich_test_labels.pt", weights_only=False)[vid]["frame_id"]) == 38
+    width, height = torch.load(f"{rich}/rich_test_preproc.pt", weights_only=False)[vid]["img_wh"] / 4
+    T_w2c, K = torch.load(f"{rich}/resource/cam2params.pt", weights_only=False)["Gym_6"]
+    assert T_w2c.shape == (4, 4) and K.shape == (3, 3) and float(width) == 4112 / 4
+    pw3d = folders["3dpw"]
+    labels = torch.load(f"{pw3d}/test_3dpw_gt_labels.pt", weights_only=False)
+    vid = next(iter(labels))
+    assert labels[vid]["mask_wham"].dtype == torch.bool and labels[vid]["K_fullimg"].shape == (3, 3)
+    kp2d = torch.load(f"{pw3d}/preproc_test_kp2d_v0.pt", weights_only=False)[vid]
+    assert kp2d.clone().shape == (len(labels[vid]["mask_wham"]), 17, 3)
+    assert torch.load(f"{pw3d}/preproc_test_bbx.pt", weights_only=False)[vid]["bbx_xys"].shape[1] == 3
+    assert torch.load(f"{pw3d}/imgfeats/3dpw_test/{vid}.pt", weights_only=False)["features"].float().shape[1] == 1024
