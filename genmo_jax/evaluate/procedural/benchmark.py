@@ -163,15 +163,18 @@ class ModelRunner:
 
     def sample(self, cond, length, *, text=None, observed=None, keymask=None, steps=50, guidance=None,
                estimation_mode=False, seed=0):
-        """Normalised x0 (N, L, 151) for N rows, in chunks of CHUNK rows (each its own noise key)."""
+        """Normalised x0 (N, L, 151) for N rows, in chunks of min(N, CHUNK) rows (each its own noise
+        key; the last chunk is padded to full size, so one compile serves them all)."""
         run = self._sampler(steps, guidance, estimation_mode)
+        rows = len(length)
+        size = min(rows, CHUNK)
         outputs = []
-        for i in range(0, len(length), CHUNK):
-            part = slice(i, i + CHUNK)
-            pick = lambda a: None if a is None else jnp.asarray(a[part])
+        for i in range(0, rows, size):
+            index = np.minimum(np.arange(i, i + size), rows - 1)      # padding repeats the last row
+            pick = lambda a: None if a is None else jnp.asarray(np.asarray(a)[index])
             out = run(self.state, {k: pick(v) for k, v in cond.items()}, pick(text), pick(observed),
                       pick(keymask), pick(length), jax.random.fold_in(jax.random.key(seed), i))
-            outputs.append(np.asarray(out["x0"]))
+            outputs.append(np.asarray(out["x0"])[:min(size, rows - i)])
         return np.concatenate(outputs)
 
     def decode(self, x0_norm, length, cam_angvel=None, lift=True, camera=False):
@@ -456,8 +459,8 @@ def run_benchmark(params_dir, out_dir, s: Settings, *, tasks=TASKS, retrieval_di
                                                      sanity_clips=32, log=log)
             else:
                 evaluator = retrieval.load_or_train(retrieval_dir, log=log)
-            if evaluator._text_encoder is None and runner.uses_default_minilm():
-                evaluator._text_encoder = runner.text_encoder()   # the same packaged MiniLM: load once
+            if evaluator.minilm is None and runner.uses_default_minilm():
+                evaluator.minilm = runner.text_encoder()   # the same packaged MiniLM: load it once
             tables["procedural_text"] = run_text(runner, evaluator, skeleton, s, log)
             tables["procedural_text"]["_evaluator"] = evaluator.info
         elif task == "music":

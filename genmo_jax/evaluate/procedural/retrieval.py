@@ -232,7 +232,7 @@ class Evaluator:
     def __init__(self, model: RetrievalModel, info: dict | None = None):
         self.graphdef, self.params = nnx.split(model, nnx.Param)
         self.info = info or {}
-        self._text_encoder = None
+        self.minilm = None              # the MiniLM text encoder, loaded on first use (or shared)
 
     def embed_motion(self, joints, length, batch=256):
         """joints (N, L, 24, 3) world metres, length (N,) -> (N, EMBED_DIM)."""
@@ -246,10 +246,10 @@ class Evaluator:
 
     def embed_captions(self, captions):
         """captions (N,) str -> (N, EMBED_DIM) (MiniLM sentence embedding, then the text MLP)."""
-        if self._text_encoder is None:
+        if self.minilm is None:
             from genmo_jax.model.text.minilm import MiniLMTextEncoder
-            self._text_encoder = MiniLMTextEncoder()
-        return self.embed_sentences(sentence_embeddings(list(captions), self._text_encoder))
+            self.minilm = MiniLMTextEncoder()
+        return self.embed_sentences(sentence_embeddings(list(captions), self.minilm))
 
 
 def pad_motions(items, max_frames=MAX_FRAMES, body=None):
@@ -343,7 +343,7 @@ def train_and_save(directory, clips=DEFAULT_CLIPS, steps=DEFAULT_STEPS, sanity_c
     sentences, joints, length, keys = build_training_set(train_clips, encoder, body)
     model, losses = train(sentences, joints, length, keys, steps=steps, log=log)
     evaluator = Evaluator(model)
-    evaluator._text_encoder = encoder
+    evaluator.minilm = encoder
     check = heldout.text_clips(skeleton, max(sanity_clips, 32), seed=heldout.HELDOUT_SEED, max_frames=MAX_FRAMES)
     info = {"version": VERSION, "clips": clips, "steps": steps, "batch": BATCH, "seed": heldout.RETRIEVAL_SEED,
             "loss_first": float(losses[0]), "loss_last": float(np.mean(losses[-20:])),
