@@ -494,7 +494,8 @@ def _notes(name, s: Settings, info):
     if name == "procedural_text":
         sanity = (info or {}).get("sanity", {})
         line = f"{s.text_clips} captions, {s.ddim_steps}-step DDIM, guidance {s.guidance_scale}; " \
-               f"MultiModality {s.mm_prompts} prompts x {s.mm_samples}; {s.replications} replications."
+               f"Diversity over {min(300, s.text_clips)} pairs; MultiModality {s.mm_prompts} prompts x " \
+               f"{s.mm_samples}; {s.replications} replications."
         if sanity:
             line += (" Evaluator sanity (held-out real): R@1/2/3 " + "/".join(f"{v:.3f}" for v in sanity["real_r_precision"])
                      + ", shuffled " + "/".join(f"{v:.3f}" for v in sanity["shuffled_r_precision"]) + ".")
