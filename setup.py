@@ -45,7 +45,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["genmo_jax", "genmo_jax.*"]),
     include_package_data=True,
-    package_data={"genmo_jax": ["assets/*", "assets/**/*"]},
+    package_data={"genmo_jax": ["assets/*", "assets/**/*", "evaluate/procedural/evaluator_v1/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS,
 )
