@@ -164,3 +164,41 @@ def test_ground_truth_through_decode_and_scoring_is_near_zero(folders, bench_nam
     # A wrong decode (e.g. a scaled network output) is far off: the check can fail.
     bad = _decode_and_score(dict(out, x0=out["x0"] * 0.5), seq, R_eval2c, stats, scorer, bench)
     assert max(bad.get("pa_mpjpe", 0), bad.get("waa_mpjpe", 0)) > 20
+
+
+@pytest.mark.slow
+def test_bucket_padding_never_reaches_valid_frames(tiny_random_export, tmp_path, monkeypatch):
+    """130 frames (> the 120-frame attention window) padded to the 160-frame bucket: replacing the
+    padding by large random values changes no valid frame of the prediction, flipped pass and
+    post-processing included (bit for bit). The unpadded pass agrees up to float32 rounding only
+    (the blocked attention of 130 and 160 frames sums in a different order), so it is not compared."""
+    from genmo_jax import load_params
+
+    body = fixtures.default_body()
+    folder = fixtures.write_emdb(str(tmp_path / "emdb"), body, names=("P1_14_outdoor_climb",), frames=(130,))
+    seq = test_files.read_benchmark("emdb1", folder, flip=True)[0][0]
+    exported = load_params(tiny_random_export)
+    estimator = estimation_runner.Estimator(exported.model, exported.config, exported.stats)
+
+    def run():
+        pred = estimator.predict(seq, flip=True)
+        return estimation_runner.postprocess_prediction(pred, body, flip=True, static_joint_fix=True,
+                                                        use_contact_ik=True)
+
+    edge = run()
+    pad_frames = estimation_runner._pad_frames
+    rng = np.random.default_rng(0)
+
+    def garbage(array, size, edge=False):
+        out = pad_frames(array, size, edge)
+        tail = out[:, np.asarray(array).shape[1]:]
+        if tail.dtype.kind == "f":
+            out[:, np.asarray(array).shape[1]:] = rng.normal(size=tail.shape) * 50
+        return out
+
+    monkeypatch.setattr(estimation_runner, "_pad_frames", garbage)
+    noisy = run()
+    assert estimator.buckets == {160}
+    for part in (0, 1):  # camera, world
+        for key in estimation_runner.PARAM_KEYS:
+            np.testing.assert_array_equal(edge[part][key], noisy[part][key])
