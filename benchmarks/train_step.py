@@ -134,15 +134,19 @@ def main():
         batches = [one] * (args.steps + 1)
     else:
         it = task.make_iterator(c, args.batch, 0, 1)
+        it.keys = genmo_task.BATCH_KEYS       # all keys: an older objective may read more
         batches = [next(it) for _ in range(args.steps + 1)]
         it.close()
+    fed = set(genmo_task.batch_keys(c)) | {"text", "text_windows"}
     rng = jax.random.key(0)
     results = {}
     with jax.set_mesh(mesh):
-        glob = [parallel.shard_batch(b, mesh) for b in batches]
+        glob_all = [parallel.shard_batch(b, mesh) for b in batches]
+        glob_cur = [{k: v for k, v in b.items() if k in fed} for b in glob_all]
         compiled, states = {}, {}
         for name, step in steps.items():
             t0 = time.perf_counter()
+            glob = glob_cur if name == "current" else glob_all
             compiled[name] = step.lower(state, glob[0], rng).compile()
             compile_s = time.perf_counter() - t0
             cost = compiled[name].cost_analysis()
@@ -154,8 +158,9 @@ def main():
             states[name], m = compiled[name](states[name], glob[0], rng)
             jax.block_until_ready(m)
             results[name]["loss"] = float(m["loss"])
-        for b in glob[1:]:
+        for i in range(1, len(batches)):
             for name in steps:          # alternate: both variants see the same load
+                b = (glob_cur if name == "current" else glob_all)[i]
                 t = time.perf_counter()
                 states[name], m = compiled[name](states[name], b, rng)
                 jax.block_until_ready(m)
