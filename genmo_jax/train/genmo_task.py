@@ -51,7 +51,9 @@ class HostBatches:
         flat = [str(c) for c in captions.reshape(-1)]
         todo = sorted({c for c in flat if c and c not in self._cache})
         if todo:
-            states, mask = self.text_encoder.encode(todo)
+            # Chunks of 8: after the first batches only a few captions per batch are new, and
+            # a 32-row chunk would run the encoder on ~30 padding captions.
+            states, mask = self.text_encoder.encode(todo, batch_size=8)
             for c, s, m in zip(todo, np.asarray(states), np.asarray(mask)):
                 self._cache[c] = (s * m[:, None]).astype(np.float32)[: self.text_len]
         zero = np.zeros((self.text_len, self.text_dim), np.float32)
