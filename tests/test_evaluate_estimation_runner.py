@@ -82,6 +82,22 @@ def test_rich_and_3dpw(tiny_random_export, folders, tmp_path):
     assert rescored == pytest.approx(flip["ours"], rel=1e-6)
 
 
+def test_release_regressor_is_found_beside_the_data(tiny_random_export, tmp_path):
+    """inputs/checkpoints/body_models/smpl_neutral_J_regressor.pt of the release's layout is used
+    without --joint-regressor (here a random regressor sized to the open body's mesh)."""
+    from genmo_jax import torch_pickle
+
+    body = fixtures.default_body()
+    data = fixtures.write_emdb(str(tmp_path / "inputs" / "EMDB" / "hmr4d_support"), body,
+                               names=("P0_09_outdoor_walk",), frames=(36,))
+    regressor = np.random.default_rng(0).random((24, body.num_vertices)).astype(np.float32)
+    regressor /= regressor.sum(1, keepdims=True)
+    torch_pickle.save(regressor, tmp_path / "inputs" / "checkpoints" / "body_models" / "smpl_neutral_J_regressor.pt")
+    record = _run(tiny_random_export, "emdb2", data, tmp_path / "out")
+    assert record["settings"]["joint_regressor"].endswith("checkpoints/body_models/smpl_neutral_J_regressor.pt")
+    assert "regressed from SMPL vertices with the given 24-joint regressor" in (tmp_path / "out" / "emdb2.md").read_text()
+
+
 def test_cli_errors_are_one_line(tiny_random_export, folders, tmp_path, capsys):
     assert main(["--params", tiny_random_export, "--benchmark", "rich", "--data", folders["rich"], "--flip-test",
                  "--out", str(tmp_path)]) == 2

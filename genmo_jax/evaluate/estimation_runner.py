@@ -23,7 +23,10 @@ Per sequence (batch 1, full length, as the release's test stage):
    with the neutral SMPL-X). Without `--body` the GT uses the prediction's body model (numbers are
    then only meaningful for fixtures). Joints: `--joint-regressor` (the benchmark's 24- or
    14-joint SMPL regressor, applied to 6890-vertex SMPL meshes; `--smplx2smpl` maps 10475-vertex
-   SMPL-X meshes first), otherwise the body model's 24 FK joints (3DPW: their 14 LSP counterparts).
+   SMPL-X meshes first; both are found without the flags when the release's files
+   `smpl_neutral_J_regressor.pt` / `smpl_3dpw14_J_regressor_sparse.pt` / `smplx2smpl_sparse.pt` lie
+   in the --body folder or in inputs/checkpoints/body_models beside the data), otherwise the
+   body model's 24 FK joints (3DPW: their 14 LSP counterparts).
    PVE needs equal vertex counts, foot sliding SMPL's 6890 vertices; otherwise they are omitted
    and the table says so.
 6. Scoring with `report.score_estimation` (frame-weighted over all sequences), the same table and
@@ -245,7 +248,7 @@ class MeshScorer:
                                  "--joint-regressor (the benchmark's SMPL regressor) and --smplx2smpl")
             self.notes.append("Joints: the body models' 24 FK joints" + (
                 " mapped to 3DPW's 14 LSP joints" if benchmark.joint_set == "3dpw14" else "")
-                + " (no --joint-regressor given).")
+                + " (no --joint-regressor given or found).")
         else:
             self.notes.append(f"Joints: regressed from SMPL vertices with the given {self.regressor.shape[0]}-joint "
                               "regressor.")
@@ -315,6 +318,26 @@ class MeshScorer:
         return notes
 
 
+REGRESSOR_FILES = {"smpl24": "smpl_neutral_J_regressor.pt", "3dpw14": "smpl_3dpw14_J_regressor_sparse.pt"}
+SMPLX2SMPL_FILE = "smplx2smpl_sparse.pt"
+
+
+def find_body_resource(args, name):
+    """The release's body-model resource `name` when present: in the --body folder (or beside a
+    --body file), or in `inputs/checkpoints/body_models/` of the release's layout, i.e.
+    DATA/../../checkpoints/body_models for DATA = inputs/<dataset>/hmr4d_support. None otherwise."""
+    folders = []
+    if args.body:
+        folders.append(args.body if os.path.isdir(args.body) else os.path.dirname(os.path.abspath(args.body)))
+    if args.data:
+        folders.append(os.path.join(os.path.abspath(args.data), os.pardir, os.pardir, "checkpoints", "body_models"))
+    for folder in folders:
+        path = os.path.normpath(os.path.join(folder, name))
+        if os.path.isfile(path):
+            return path
+    return None
+
+
 def pad_for_scoring(arrays):
     """Per-frame arrays padded to the length bucket with invalid frames (mask False): the metrics drop
     invalid frames first, so the scores are unchanged and each bucket compiles the metrics once."""
@@ -356,11 +379,14 @@ def evaluate_params(args, benchmark):
     exported = load_params(args.params)
     body_config = exported.config.get("body", {"model": "open"})
     pred_body = body_model_from_config(body_config)
+    regressor_path = getattr(args, "joint_regressor", None) or find_body_resource(
+        args, REGRESSOR_FILES[bench.joint_set])
     regressor = None
-    if getattr(args, "joint_regressor", None):
-        regressor = load_matrix(args.joint_regressor)
+    if regressor_path:
+        regressor = load_matrix(regressor_path)
         regressor = regressor.toarray() if scipy.sparse.issparse(regressor) else regressor
-    smplx2smpl = load_matrix(args.smplx2smpl) if args.smplx2smpl else None
+    smplx2smpl_path = args.smplx2smpl or find_body_resource(args, SMPLX2SMPL_FILE)
+    smplx2smpl = load_matrix(smplx2smpl_path) if smplx2smpl_path else None
     scorer = MeshScorer(pred_body, args.body, bench, regressor, smplx2smpl)
     estimator = Estimator(exported.model, exported.config, exported.stats)
     per_sequence = []
@@ -388,7 +414,7 @@ def evaluate_params(args, benchmark):
         "flip_test": bool(args.flip_test), "static_joint_fix": bool(args.static_joint_fix),
         "contact_ik": bool(args.contact_ik), "chunking": args.chunking, "sequences": len(sequences),
         "missing_sequences": list(missing), "prediction_body": body_model_path(body_config),
-        "gt_body": args.body or "prediction body", "joint_regressor": getattr(args, "joint_regressor", None),
-        "smplx2smpl": args.smplx2smpl, "length_buckets": sorted(estimator.buckets), "notes": notes,
+        "gt_body": args.body or "prediction body", "joint_regressor": regressor_path,
+        "smplx2smpl": smplx2smpl_path, "length_buckets": sorted(estimator.buckets), "notes": notes,
     }
     return ours, settings
