@@ -49,24 +49,12 @@ def _load(path, keys=None):
     return arrays
 
 
-def _load_regressor(path):
-    """A dense (J, V) regressor; `.pt` files are read without torch (sparse ones densified)."""
-    if not path.endswith(".pt"):
-        return joint_sets.load_matrix(path)
-    import scipy.sparse
-
-    from genmo_jax.evaluate.estimation_runner import load_matrix
-
-    matrix = load_matrix(path)
-    return matrix.toarray() if scipy.sparse.issparse(matrix) else matrix
-
-
 def run(args):
     bench = benchmarks.get_benchmark(args.benchmark)
     settings = {"predictions": os.path.abspath(args.predictions)}
     if bench.task == "estimation":
         sequences = [_load(f) for f in _npz_files(args.predictions, "--predictions")]
-        regressor = _load_regressor(args.joint_regressor) if args.joint_regressor else None
+        regressor = joint_sets.load_matrix(args.joint_regressor) if args.joint_regressor else None
         ours = report.score_estimation(sequences, bench, chunking=args.chunking, joint_regressor=regressor)
         settings.update(chunking=args.chunking, sequences=len(sequences), joint_regressor=args.joint_regressor)
     elif bench.task == "music":

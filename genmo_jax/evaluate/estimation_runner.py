@@ -42,11 +42,10 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-import scipy.sparse
 from flax import nnx
 
 from genmo_jax.body import smpl
-from genmo_jax.evaluate import benchmarks, contact_ik, flip_test, postprocess, report, test_files
+from genmo_jax.evaluate import benchmarks, contact_ik, flip_test, joint_sets, postprocess, report, test_files
 from genmo_jax.motion import camera as camera_lib
 from genmo_jax.motion.normalization import NormStats, denormalize
 from genmo_jax.motion.representation import MOTION_DIM, decode_motion
@@ -348,22 +347,6 @@ def pad_for_scoring(arrays):
     return out
 
 
-def load_matrix(path):
-    """A (rows, vertices) matrix from .pt (torch-free; sparse stays sparse), .npz or .npy."""
-    from genmo_jax import torch_pickle
-    from genmo_jax.evaluate import joint_sets
-
-    if path.endswith(".pt"):
-        matrix = torch_pickle.load(path)
-        if scipy.sparse.issparse(matrix):
-            return matrix.tocsr().astype(np.float32)
-        matrix = np.asarray(matrix, np.float32)
-        if matrix.ndim != 2:
-            raise ValueError(f"{path}: expected a 2-D matrix, got shape {matrix.shape}")
-        return matrix
-    return joint_sets.load_matrix(path)
-
-
 def evaluate_params(args, benchmark):
     """Runs `args.params` on `benchmark`'s test files; returns (ours: {metric: value}, settings: dict)."""
     from genmo_jax.body.select import body_model_from_config, body_model_path
@@ -383,10 +366,9 @@ def evaluate_params(args, benchmark):
         args, REGRESSOR_FILES[bench.joint_set])
     regressor = None
     if regressor_path:
-        regressor = load_matrix(regressor_path)
-        regressor = regressor.toarray() if scipy.sparse.issparse(regressor) else regressor
+        regressor = joint_sets.load_matrix(regressor_path)
     smplx2smpl_path = args.smplx2smpl or find_body_resource(args, SMPLX2SMPL_FILE)
-    smplx2smpl = load_matrix(smplx2smpl_path) if smplx2smpl_path else None
+    smplx2smpl = joint_sets.load_matrix(smplx2smpl_path, keep_sparse=True) if smplx2smpl_path else None
     scorer = MeshScorer(pred_body, args.body, bench, regressor, smplx2smpl)
     estimator = Estimator(exported.model, exported.config, exported.stats)
     per_sequence = []
