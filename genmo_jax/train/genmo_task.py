@@ -135,8 +135,12 @@ class GenmoTask:
                              "(needed by the vertex losses)")
         tc = config.train
         self.config = config
-        twod_rows = not all(_dataset_kind(config, name) in THREE_D_DATASETS
-                            for name in config.data.datasets)
+        # One-pass modes (opt-in, train.one_pass_modes): ~30 % less compile time but ~5-10 %
+        # slower steps on CPU (benchmarks/RESULTS.md, "Train step"), and only for mixes of
+        # 3D-only datasets.
+        one_pass = bool(tc.get("one_pass_modes", False)) and all(
+            _dataset_kind(config, name) in THREE_D_DATASETS for name in config.data.datasets)
+        twod_rows = not one_pass
         self.spec = objective.ObjectiveSpec(
             body=body,
             stats=normalization.load_stats(path, dim=151),
