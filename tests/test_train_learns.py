@@ -3,9 +3,15 @@ world, then
 (1) estimation-mode MPJPE from 2D keypoints on HELD-OUT procedural clips (another seed) well
     below the mean-motion baseline, and
 (2) text-conditioned samples (50-step guided DDIM, the benchmarks' sampler) whose root follows
-    the caption: "walks forward" moves forward, "jumps up in place" rises, "turns left" yaws
-    left (positive about +y), each compared pairwise with the samples of other captions (a
-    model that ignores its caption wins half of those comparisons).
+    the caption: "walks forward" moves forward, compared pairwise with the samples of the other
+    captions (a model that ignores its caption wins half of those comparisons). "jumps up in
+    place" rising and "turns left" yawing left (positive about +y) are measured and printed the
+    same way but NOT asserted: this 600-step model does not separate them reliably yet (issue 7
+    item 7; figures in benchmarks/RESULTS.md "Learning test").
+
+Training data: the procedural world with every everyday action equally often
+(`world.BALANCED_ACTION_WEIGHTS`): with the default walking-heavy mix the unconditional branch
+walks forward and guidance pushes every other caption backward (RESULTS.md).
 
 The statistics of (2) are read off the sampled world joints by `root_measures`; the fast test
 below checks them on ground-truth procedural clips passed through the sampler's own decoding
@@ -28,8 +34,8 @@ from configs import tiny
 from genmo_jax.data.procedural import records, world
 from genmo_jax.data.procedural.__main__ import load_skeleton
 
-STEPS = 500
-TRAIN_CLIPS = 96
+STEPS = 600
+TRAIN_CLIPS = 192       # balanced action mix (world.BALANCED_ACTION_WEIGHTS)
 WINDOW = 60             # training window and sampled length, frames (2 s)
 SAMPLES = 8             # samples per caption
 CAPTIONS = {            # label -> caption as the procedural world writes it
@@ -124,7 +130,8 @@ def _write(root, seed, count, skeleton):
 
     with shards.ShardWriter(str(root), records.DATASET, 256) as writer:
         for i in range(count):
-            writer.add(records.generate_record(skeleton, seed, i, dance_prob=0.0))
+            writer.add(records.generate_record(skeleton, seed, i, dance_prob=0.0,
+                                               action_weights=world.BALANCED_ACTION_WEIGHTS))
 
 
 def _pairwise(winner, losers):
@@ -221,4 +228,4 @@ def test_tiny_learns_estimation_and_follows_captions(tmp_path):
     assert forward["walk"].mean() > 0.5
     assert walk_wins > 0.8
     # NOT asserted (issue 7 item 7, open): jump rise and turn-left yaw are printed above; the
-    # 500-step tiny model does not separate them yet (benchmarks/RESULTS.md "Learning test").
+    # 600-step tiny model does not separate them reliably yet (RESULTS.md "Learning test").
