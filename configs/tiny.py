@@ -60,6 +60,8 @@ def get_config(arg=None):
     c.train.ema_warmup = True
     c.train.mode_selection = "both"  # SPEC A7: "both" (release) or "paper" (text/music rows: generation only)
     c.train.modes = ("estimation", "generation")
+    c.train.one_pass_modes = False   # both modes as one 2B-row pass: -30 % compile, +5-10 % step
+                                     # (only without 2D-only datasets; benchmarks/RESULTS.md)
     c.train.text_drop_prob = 0.1     # classifier-free guidance dropout, per sample (SPEC B 2.7)
     c.train.music_drop_prob = 0.1
     c.train.audio_drop_prob = 0.1

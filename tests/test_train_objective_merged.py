@@ -34,7 +34,7 @@ def setup(tmp_path_factory):
     c.model.text_blocks = False
     c.data.shard_dirs.procedural = str(root)
     c.data.batch_size, c.data.window = B, L
-    c.train.one_pass_modes = True          # opt-in (not a key of configs/tiny.py)
+    c.train.one_pass_modes = True          # opt-in (False in configs/tiny.py)
     task = genmo_task.GenmoTask()
     task.setup(c)
     it = task.make_iterator(c, B, 0, 1)

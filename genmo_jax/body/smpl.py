@@ -413,17 +413,26 @@ def forward(model, betas, global_orient, body_pose, transl, vertex_ids=None):
         vertex_ids = jnp.asarray(vertex_ids)
         v_template, shapedirs = v_template[vertex_ids], shapedirs[vertex_ids]
         posedirs, weights = posedirs[:, vertex_ids], weights[vertex_ids]
-    eye = jnp.eye(3, dtype=rotations.dtype)
-    pose_feature = (rotations[..., 1:, :, :] - eye).reshape(rotations.shape[:-3] + (-1,))
-    shape_offsets = jnp.einsum("...s,vcs->...vc", betas, shapedirs, precision=_HIGHEST)
-    # (..., P) @ (P, 3V): a plain matmul (see the module docstring on the posedirs layout).
-    pose_offsets = jnp.matmul(pose_feature, posedirs.reshape(posedirs.shape[0], -1), precision=_HIGHEST)
-    v_posed = v_template + shape_offsets + pose_offsets.reshape(pose_feature.shape[:-1] + posedirs.shape[1:])
-    # Skinning transform of joint j maps rest-pose points: x -> G_R x + (G_t - G_R J_rest).
-    joint_shift = joints - matvec3(global_rot, joints_rest)
-    vertex_rot = jnp.einsum("vj,...jab->...vab", weights, global_rot, precision=_HIGHEST)
-    vertex_shift = jnp.einsum("vj,...ja->...va", weights, joint_shift, precision=_HIGHEST)
-    vertices = matvec3(vertex_rot, v_posed) + vertex_shift
+    lead, num_verts = rotations.shape[:-3], v_template.shape[0]
+    # Every contraction is a plain 2-D matmul in the (..., 3, V) layout: a per-vertex einsum
+    # "vj,...jab->...vab" ran as XLA CPU's slowest op of the train step.
+    # Blend shapes: (..., S) @ (S, 3V) and (..., P) @ (P, 3V).
+    shape_dirs = jnp.transpose(shapedirs, (2, 1, 0)).reshape(-1, 3 * num_verts)
+    pose_dirs = jnp.transpose(posedirs, (0, 2, 1)).reshape(posedirs.shape[0], 3 * num_verts)
+    pose_feature = (rotations[..., 1:, :, :] - jnp.eye(3, dtype=rotations.dtype)).reshape(lead + (-1,))
+    offsets = (jnp.matmul(betas, shape_dirs, precision=_HIGHEST)
+               + jnp.matmul(pose_feature, pose_dirs, precision=_HIGHEST))
+    v_posed = v_template.T + offsets.reshape(lead + (3, num_verts))        # (..., 3, V)
+    # Skinning: joint j maps rest points x -> G_R x + (G_t - G_R J_rest); the 12 numbers of every
+    # joint's transform are blended with the vertex weights in one (..., 12, J) @ (J, V) matmul.
+    joint_shift = joints - matvec3(global_rot, joints_rest)                # (..., J, 3)
+    transforms = jnp.concatenate([global_rot.reshape(lead + (num_joints, 9)), joint_shift], -1)
+    blended = jnp.matmul(jnp.swapaxes(transforms, -1, -2), weights.T, precision=_HIGHEST)
+    rot = blended[..., :9, :].reshape(lead + (3, 3, num_verts))           # [a, b, v] = R_ab
+    # x'_a = sum_b R_ab x_b + t_a, with rot[..., b, :] = column b of R: (..., 3, V)
+    vertices = (rot[..., 0, :] * v_posed[..., 0:1, :] + rot[..., 1, :] * v_posed[..., 1:2, :]
+                + rot[..., 2, :] * v_posed[..., 2:3, :] + blended[..., 9:, :])
+    vertices = jnp.swapaxes(vertices, -1, -2)
     offset = transl[..., None, :]
     return {"vertices": vertices + offset, "joints": joints + offset}
 

@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from genmo_jax.body import skeletons, smpl
-from genmo_jax.body.rotations import axis_angle_to_matrix, matvec3
+from genmo_jax.body.rotations import axis_angle_to_matrix
 from genmo_jax.diffusion import schedule as schedule_lib
 from genmo_jax.motion import camera, contacts, normalization, representation
 from genmo_jax.train import losses
@@ -48,7 +48,6 @@ COCO_BODY_FROM_SMPL = (16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8)
 TERMS = ("simple", "cr_j3d", "cr_verts", "j2d", "verts2d", "transl_c", "transl_w", "contact",
          "twod_kp2d", "twod_pseudo", "twod_accel")
 TWOD_TERMS = ("twod_kp2d", "twod_pseudo", "twod_accel")
-_HIGHEST = jax.lax.Precision.HIGHEST    # geometry matmuls in full f32 (CONVENTIONS.md)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,45 +83,10 @@ def _sanitize(batch: dict) -> dict:
 
 
 def body_points(body, body_pose, betas, global_orient, transl):
-    """Camera-frame joints (B, L, 22, 3) and sparse vertices (B, L, K, 3), metres.
-
-    The same maths as ``smpl.forward(..., vertex_ids=body.sparse_vertex_ids)`` (shape and pose
-    blend shapes, linear blend skinning; tests/test_train_objective_body.py checks equality),
-    laid out for the train step: one FK pass gives both joints and vertices, and every
-    contraction is a plain 2-D matmul over (..., 3, K) arrays. The per-vertex transform
-    einsum "vj,...jab->...vab" of the generic path was XLA CPU's slowest op of the step.
-    """
-    num_joints = body.num_joints
-    pose = smpl._full_pose(body, global_orient, body_pose, num_joints)
-    betas = smpl._shape_betas(body, betas)
-    betas, transl, pose = smpl._broadcast_inputs(betas, global_orient, transl, pose)
-    rot = axis_angle_to_matrix(pose)                                     # (..., J, 3, 3)
-    joints_rest = smpl._rest_joints(body, betas, num_joints)
-    global_rot, joints = smpl._global_transforms(body.parents, rot, joints_rest)
-    lead = rot.shape[:-3]
-    ids = body.sparse_vertex_ids
-    num_verts = ids.shape[0]
-    # Blend shapes in the (..., 3, K) layout: (..., S) @ (S, 3K) and (..., P) @ (P, 3K).
-    template = body.v_template[ids].T                                    # (3, K)
-    shape_dirs = jnp.transpose(body.shapedirs[ids], (2, 1, 0)).reshape(-1, 3 * num_verts)
-    pose_dirs = jnp.transpose(body.posedirs[:, ids], (0, 2, 1)).reshape(-1, 3 * num_verts)
-    pose_feature = (rot[..., 1:, :, :] - jnp.eye(3, dtype=rot.dtype)).reshape(lead + (-1,))
-    offsets = (jnp.matmul(betas, shape_dirs, precision=_HIGHEST)
-               + jnp.matmul(pose_feature, pose_dirs, precision=_HIGHEST))
-    v_posed = template + offsets.reshape(lead + (3, num_verts))
-    # Skinning: joint j maps rest points x -> G_R x + (G_t - G_R J_rest); blend the 12 numbers
-    # of every joint's transform with the vertex weights in one (..., 12, J) @ (J, K) matmul.
-    shift = joints - matvec3(global_rot, joints_rest)                    # (..., J, 3)
-    transforms = jnp.concatenate([global_rot.reshape(lead + (num_joints, 9)), shift], -1)
-    blended = jnp.matmul(jnp.swapaxes(transforms, -1, -2), body.weights[ids].T,
-                         precision=_HIGHEST)                              # (..., 12, K)
-    rot = blended[..., :9, :].reshape(lead + (3, 3, num_verts))       # [a, b, k] = R_ab
-    # x'_a = sum_b R_ab x_b + t_a; rot[..., b, :] is column b of R, (..., 3, K)
-    verts = (rot[..., 0, :] * v_posed[..., 0:1, :] + rot[..., 1, :] * v_posed[..., 1:2, :]
-             + rot[..., 2, :] * v_posed[..., 2:3, :] + blended[..., 9:, :])    # (..., 3, K)
-    offset = transl[..., None, :]
-    return (joints[..., :skeletons.NUM_BODY_JOINTS, :] + offset,
-            jnp.swapaxes(verts, -1, -2) + offset)
+    """Camera-frame joints (B, L, 22, 3) and the sparse vertices (B, L, K, 3) of the losses, metres:
+    one body pass (FK + blend shapes + skinning of the K vertices only)."""
+    out = smpl.forward(body, betas, global_orient, body_pose, transl, vertex_ids=body.sparse_vertex_ids)
+    return out["joints"][..., :skeletons.NUM_BODY_JOINTS, :], out["vertices"]
 
 
 def _targets(batch: dict, spec: ObjectiveSpec) -> dict:
