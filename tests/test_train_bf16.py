@@ -10,31 +10,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import tiny
-from genmo_jax.data import pipeline, shards
-from genmo_jax.data.procedural import records
-from genmo_jax.data.procedural.__main__ import load_skeleton
+from genmo_jax.data import pipeline
 from genmo_jax.train import genmo_task
 from genmo_jax.train import state as state_lib
 from genmo_jax.train import step as step_lib
+from genmo_setup import small_genmo_config, write_procedural_shards
 
 B, L, TEXT_DIM = 2, 12, 384
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("proc")
-    skeleton = load_skeleton("open")
-    with shards.ShardWriter(str(root), records.DATASET, 64) as writer:
-        for i in range(4):
-            writer.add(records.generate_record(skeleton, 0, i, dance_prob=0.0))
-    from genmo_jax.data import stats
-    stats.main(["--shards", str(root)])
-    c = tiny.get_config()
-    c.model.latent_dim, c.model.num_layers, c.model.num_heads = 16, 1, 2
+    root = write_procedural_shards(tmp_path_factory.mktemp("proc"), 4)
+    c = small_genmo_config(root, B, L)
     c.model.dropout = 0.0
-    c.data.shard_dirs.procedural = str(root)
-    c.data.batch_size, c.data.window = B, L
     task = genmo_task.GenmoTask()
     task.setup(c)
     # Real pipeline rows; random caption states instead of MiniLM (not what is tested here).

@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from genmo_setup import write_procedural_shards
 from test_train_loop import ROOT, _params, _wait_for_step
 
 TOTAL = 12
@@ -53,17 +54,7 @@ def _data_position(workdir, step):
 
 @pytest.fixture(scope="module")
 def shards_dir(tmp_path_factory):
-    from genmo_jax.data import shards, stats
-    from genmo_jax.data.procedural import records
-    from genmo_jax.data.procedural.__main__ import load_skeleton
-
-    root = tmp_path_factory.mktemp("proc")
-    skeleton = load_skeleton("open")
-    with shards.ShardWriter(str(root), records.DATASET, 64) as writer:
-        for i in range(6):
-            writer.add(records.generate_record(skeleton, 0, i, dance_prob=0.0))
-    stats.main(["--shards", str(root)])
-    return str(root)
+    return write_procedural_shards(tmp_path_factory.mktemp("proc"), 6)
 
 
 @pytest.mark.slow   # three CLI runs of the GENMO step (one compile, shared cache): ~2-3 min

@@ -7,12 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import tiny
-from genmo_jax.data import shards
-from genmo_jax.data.procedural import records
-from genmo_jax.data.procedural.__main__ import load_skeleton
 from genmo_jax.train import genmo_task, objective
 from genmo_jax.train import state as state_lib
+from genmo_setup import small_genmo_config, write_procedural_shards
 
 B, L = 4, 16
 
@@ -23,19 +20,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("proc")
-    skeleton = load_skeleton("open")
-    with shards.ShardWriter(str(root), records.DATASET, 64) as writer:
-        for i in range(6):
-            writer.add(records.generate_record(skeleton, 0, i, dance_prob=0.0))
-    from genmo_jax.data import stats
-    stats.main(["--shards", str(root)])
-    c = tiny.get_config()
-    c.model.latent_dim, c.model.num_layers, c.model.num_heads = 16, 1, 2
+    root = write_procedural_shards(tmp_path_factory.mktemp("proc"), 6)
+    c = small_genmo_config(root, B, L)
     c.model.text_blocks = False
     c.model.conditions = ("obs", "f_cliffcam", "f_imgseq", "f_cam_angvel", "encoded_music")
-    c.data.shard_dirs.procedural = str(root)
-    c.data.batch_size, c.data.window = B, L
     task = genmo_task.GenmoTask()
     task.setup(c)
     # The tests turn rows into 2D-only ones: the sequential (estimation first) objective, as a
