@@ -37,7 +37,7 @@ from genmo_jax.data.procedural.__main__ import load_skeleton
 STEPS = 600
 TRAIN_CLIPS = 192       # balanced action mix (world.BALANCED_ACTION_WEIGHTS)
 WINDOW = 60             # training window and sampled length, frames (2 s)
-SAMPLES = 8             # samples per caption
+SAMPLES = 32            # samples per caption
 CAPTIONS = {            # label -> caption as the procedural world writes it
     "walk": "a person walks forward",
     "stand": "a person stands still",
@@ -223,9 +223,12 @@ def test_tiny_learns_estimation_and_follows_captions(tmp_path):
     walk_wins = _pairwise(forward["walk"], others(forward, "walk"))
     jump_wins = _pairwise(rise["jump"], others(rise, "jump"))
     left_wins = _pairwise(yaw["turn_left"], others(yaw, "turn_left"))
-    print(f"pairwise wins vs the other captions (chance 0.5): walk forward {walk_wins:.2f}, "
-          f"jump rise {jump_wins:.2f}, turn-left yaw {left_wins:.2f}")
+    n_other = SAMPLES * (len(CAPTIONS) - 1)
+    null_sd = np.sqrt((SAMPLES + n_other + 1) / (12.0 * SAMPLES * n_other))  # Mann-Whitney, no ties
+    print(f"pairwise wins vs the other captions (chance 0.5, sd {null_sd:.3f} for a caption-blind "
+          f"model): walk forward {walk_wins:.2f}, jump rise {jump_wins:.2f}, turn-left yaw {left_wins:.2f}")
     assert forward["walk"].mean() > 0.5
     assert walk_wins > 0.8
     # NOT asserted (issue 7 item 7, open): jump rise and turn-left yaw are printed above; the
-    # 600-step tiny model does not separate them reliably yet (RESULTS.md "Learning test").
+    # 600-step tiny model does not separate them (at 32 samples per caption both are within one
+    # null sd of 0.5; RESULTS.md "Learning test").
