@@ -47,3 +47,18 @@ def test_torch_sparse_files_as_gvhmr_ships_them(tmp_path):
     vertices = rng.normal(size=(5, 50, 3)).astype(np.float32)
     expected = torch.einsum("jv,fvc->fjc", torch.from_numpy(regressor), torch.from_numpy(vertices)).numpy()
     np.testing.assert_allclose(joint_sets.smplx_to_smpl_vertices(vertices, regressor), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_sparse_files_stay_sparse_on_request_and_pt_needs_no_torch(tmp_path):
+    from genmo_jax import torch_pickle
+
+    regressor = _regressor(np.random.default_rng(1))
+    scipy.sparse.save_npz(tmp_path / "r_sparse.npz", scipy.sparse.csr_matrix(regressor))
+    torch_pickle.save(regressor, tmp_path / "r_dense.pt")
+    kept = joint_sets.load_matrix(str(tmp_path / "r_sparse.npz"), keep_sparse=True)
+    assert scipy.sparse.issparse(kept) and kept.dtype == np.float32
+    np.testing.assert_array_equal(kept.toarray(), regressor)
+    np.testing.assert_array_equal(joint_sets.load_matrix(str(tmp_path / "r_dense.pt")), regressor)
+    torch_pickle.save({"not": regressor}, tmp_path / "r_dict.pt")
+    with pytest.raises(ValueError, match="r_dict.pt: expected a tensor"):
+        joint_sets.load_matrix(str(tmp_path / "r_dict.pt"))
