@@ -91,6 +91,7 @@ def get_config(arg=None):
     c.loss.transl_c = 1.0            # pred_cam MSE
     c.loss.transl_w = 1.0            # world translation L1 by rollout
     c.loss.contact = 1.0             # contact BCE
+    c.loss.gv_j3d = 0.0              # root-relative joints in the GV frame (not in the release)
     c.loss.twod_kp2d = 1000.0        # 2D-only rows: reprojected COCO joints vs the 2D annotations
     c.loss.twod_pseudo = 0.1         # 2D-only rows: stay near the pseudo-clean motion (regulariser)
     c.loss.twod_accel = 10.0         # 2D-only rows: camera-frame joint acceleration (regulariser)

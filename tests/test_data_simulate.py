@@ -253,3 +253,31 @@ def test_audio_and_music_crops_stay_aligned_with_the_motion():
     np.testing.assert_allclose(s["transl_w"][:, 1], record["transl"][int(start):int(start) + 120, 1],
                                atol=1e-5)
     assert s["has_music_mask"].all() and s["has_audio_mask"].all() and not s["has_cam_mask"].any()
+
+
+def test_generation_camera_static_and_front_for_rows_without_a_camera_condition():
+    """Captioned rows lose their camera condition: "static" gives them a static camera (GV yaw =
+    world yaw), "front" also points it at the body's front in the first frame (GV heading of the
+    first frame: facing the camera, i.e. forward = -z_gv); rows with a camera condition keep the
+    v11 mix."""
+    captioned = _record(4)
+    plain = {k: v for k, v in captioned.items() if not k.startswith("caption")}
+    for mode in ("static", "front"):
+        config = {"generation_camera": mode}
+        kinds, plain_kinds = set(), set()
+        for seed in range(12):
+            s = simulate.make_training_sample(captioned, np.random.default_rng(seed), config)
+            kinds.add(int(s["camera_type"]))
+            np.testing.assert_allclose(np.ptp(s["R_w2c"], axis=0), 0.0, atol=1e-7)
+            assert not s["has_cam_mask"].any()
+            forward = (s["R_c2gv"][0] @ Rotation.from_rotvec(s["global_orient_c"][0]).as_matrix()
+                       )[:, 2]
+            heading = np.degrees(np.arctan2(forward[0], forward[2]))
+            if mode == "front":
+                assert abs(abs(heading) - 180.0) < 1e-3, heading
+            plain_kinds.add(int(simulate.make_training_sample(
+                plain, np.random.default_rng(seed), config)["camera_type"]))
+        assert kinds == {simulate.CAMERA_TYPES.index("static")}
+        assert len(plain_kinds) >= 3
+    with pytest.raises(ValueError, match="generation_camera"):
+        simulate.SimulationConfig.from_config({"generation_camera": "orbit"})

@@ -112,3 +112,39 @@ def test_reprojection_mse_ignores_masked_nan_targets():
     mask[0, 0, 0] = False
     loss = losses.reprojection_mse(pred, jnp.asarray(gt), jnp.asarray(mask))
     np.testing.assert_allclose(loss, 10 / 12, rtol=1e-6)
+
+
+def test_gravity_view_mse_is_the_world_joint_error_of_the_heading():
+    """A posed skeleton S (root-relative, body frame) seen by a camera R_w2c: camera-frame joints
+    R_c S, R_c = R_w2c R_w, and R_c2gv = G R_w2c with G a yaw-free (pitch/roll) GV frame. The term
+    compares R_gv S: zero for any camera when the world orientation is right, and for a heading
+    error of a about +y it equals mean |(R_y(a) - I) R_gv S|^2 (numpy/scipy reference)."""
+    B, L, N = 2, 3, 5
+    skeleton = RNG.standard_normal((B, L, N, 3))
+    skeleton[..., 0, :] = 0.0
+    R_w = Rotation.random(B * L, random_state=1).as_matrix().reshape(B, L, 3, 3)
+    R_w2c = Rotation.random(B * L, random_state=2).as_matrix().reshape(B, L, 3, 3)
+    yaw_free = Rotation.from_euler("xz", RNG.uniform(-0.3, 0.3, (B * L, 2))).as_matrix()
+    R_c2gv = yaw_free.reshape(B, L, 3, 3) @ np.swapaxes(R_w2c, -1, -2)
+    R_gv = R_c2gv @ R_w2c @ R_w
+    root = RNG.standard_normal((B, L, 1, 3))
+    joints_c = np.einsum("blij,blnj->blni", R_w2c @ R_w, skeleton) + root
+    mask = jnp.ones((B, L), bool)
+    f32 = lambda a: jnp.asarray(a, jnp.float32)   # noqa: E731
+    # a different but correct camera-frame prediction (other camera, same world orientation)
+    other = Rotation.random(B * L, random_state=3).as_matrix().reshape(B, L, 3, 3)
+    pred_c = np.einsum("blij,blnj->blni", other @ R_w, skeleton) - root
+    pred_c2gv = R_gv @ np.swapaxes(other @ R_w, -1, -2)
+    assert float(losses.gravity_view_mse(f32(pred_c), f32(joints_c), f32(pred_c2gv), f32(R_c2gv),
+                                         mask)) < 1e-10
+    turn = Rotation.from_rotvec([0.0, 0.4, 0.0]).as_matrix()
+    pred_c2gv = turn @ R_gv @ np.swapaxes(R_w2c @ R_w, -1, -2)
+    want = np.mean(np.square(np.einsum("ij,blnj->blni", turn - np.eye(3),
+                                       np.einsum("blij,blnj->blni", R_gv, skeleton))))
+    got = losses.gravity_view_mse(f32(joints_c), f32(joints_c), f32(pred_c2gv), f32(R_c2gv), mask)
+    np.testing.assert_allclose(float(got), want, rtol=1e-4)
+    half = jnp.asarray([[True] * L, [False] * L])
+    np.testing.assert_allclose(float(losses.gravity_view_mse(
+        f32(joints_c), f32(joints_c), f32(pred_c2gv), f32(R_c2gv), half)),
+        np.mean(np.square(np.einsum("ij,lnj->lni", turn - np.eye(3), np.einsum(
+            "lij,lnj->lni", R_gv[0], skeleton[0])))) / 2, rtol=1e-4)

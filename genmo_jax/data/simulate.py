@@ -69,6 +69,13 @@ class SimulationConfig:
     speed_range: tuple = (1 / 1.5, 1.5)
     random_yaw: bool = True
     camera: str = "v11"                  # "v11" (all trajectory types) or "static"
+    # Camera of samples whose camera condition is removed (captioned, music, audio):
+    # "v11" = as `camera` (the release); "static" = a static camera, so that the GV yaw the
+    # model must generate without a camera cue is the body's world yaw ("turns left" in GV is
+    # not mixed with a camera orbit the model cannot see); "front" = static and looking at the
+    # body's front in the first frame, so the first frame's GV heading is fixed (as text-to-motion
+    # data fixes the first frame's facing) and a turn is visible in the mean over samples.
+    generation_camera: str = "v11"
     focal_length: float = FOCAL_GVHMR
     noise: bool = True
     joint_drop_prob: float = 0.03
@@ -97,9 +104,11 @@ class SimulationConfig:
         if not 0 < low <= high:
             raise ValueError(f"simulation config field 'speed_range' must be 0 < low <= high, "
                              f"got {(low, high)}")
-        if "camera" in items and items["camera"] not in ("v11", "static"):
-            raise ValueError(f"simulation config field 'camera' is {items['camera']!r}, "
-                             "expected 'v11' or 'static'")
+        for field, allowed in (("camera", ("v11", "static")),
+                               ("generation_camera", ("v11", "static", "front"))):
+            if field in items and items[field] not in allowed:
+                raise ValueError(f"simulation config field {field!r} is {items[field]!r}, "
+                                 f"expected one of {allowed}")
         return cls(**items)
 
 
@@ -175,8 +184,10 @@ def _smooth_impulse(rng, num, scale):
     return out
 
 
-def _initial_camera(rng, root0, focal):
+def _initial_camera(rng, root0, focal, facing=None):
     yaw = rng.uniform(0, 2 * np.pi)
+    if facing is not None:   # optical axis (sin yaw, 0, cos yaw) = -facing: look at the front
+        yaw = np.arctan2(-facing[0], -facing[2])
     pitch = np.clip(rng.normal(np.pi / 36, np.pi / 8), -np.pi / 2, np.pi / 2)
     roll = rng.normal(0, np.pi / 24)
     rotation = (Rotation.from_rotvec([0, 0, roll]) * Rotation.from_rotvec([pitch, 0, 0])
@@ -192,13 +203,15 @@ def _initial_camera(rng, root0, focal):
     return rotation, np.array([tx, ty, tz]) - rotation @ root0
 
 
-def simulate_camera(rng, root, joints, config: SimulationConfig):
+def simulate_camera(rng, root, joints, config: SimulationConfig, facing=None):
     """World-to-camera trajectory for a motion: R_w2c (L, 3, 3), t_w2c (L, 3), camera type.
 
-    root (L, 3) world pelvis, joints (L, J, 3) world joints (for the depth / FoV post-fix).
+    root (L, 3) world pelvis, joints (L, J, 3) world joints (for the depth / FoV post-fix);
+    facing: None (random camera heading) or a horizontal unit vector (3,) the first camera
+    looks against (it sees that side of the body).
     """
     num = root.shape[0]
-    rot0, t0 = _initial_camera(rng, root[0], config.focal_length)
+    rot0, t0 = _initial_camera(rng, root[0], config.focal_length, facing)
     kind = "static" if config.camera == "static" else CAMERA_TYPES[
         rng.choice(len(CAMERA_TYPES), p=CAMERA_PROBS)]
     rotations = np.repeat(rot0[None], num, axis=0)
@@ -419,6 +432,7 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
     root_offset = joints[:, 0] - transl                       # o = rest root joint (FK of SMPL)
 
     has_world = not bool(record["flag_2d_only"])
+    has_text = "caption_text" in record and len(record["caption_text"]) > 0
     yaw = _yaw_rotation(rng, cfg.random_yaw and "K" not in record and has_world)
     orient_w = (yaw * Rotation.from_rotvec(orient)).as_rotvec()
     joints_w = yaw.apply(joints.reshape(-1, 3)).reshape(joints.shape)
@@ -432,7 +446,14 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
         t_w2c = _resample(np.asarray(record["t_w2c"], np.float64), times)
         camera_type = -1
     else:
-        rot_w2c, t_w2c, kind = simulate_camera(rng, joints_w[:, 0], joints_w, cfg)
+        uncued = has_text or "music_feat" in record or "audio" in record   # no camera condition
+        camera_cfg, facing = cfg, None
+        if uncued and cfg.generation_camera != "v11":
+            camera_cfg = dataclasses.replace(cfg, camera="static")
+            if cfg.generation_camera == "front":
+                facing = Rotation.from_rotvec(orient_w[0]).as_matrix()[:, 2] * [1.0, 0.0, 1.0]
+                facing /= max(np.linalg.norm(facing), 1e-9)
+        rot_w2c, t_w2c, kind = simulate_camera(rng, joints_w[:, 0], joints_w, camera_cfg, facing)
         K = np.repeat(intrinsics(focal)[None], length, axis=0)
         camera_type = CAMERA_TYPES.index(kind)
     orient_c = (Rotation.from_matrix(rot_w2c) * Rotation.from_rotvec(orient_w)).as_rotvec()
@@ -486,7 +507,6 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
     has_img = frames_mask("mask_img_feat") & enough & valid
     has_music = np.full(length, "music_feat" in record) & valid
     has_audio = np.full(length, "audio" in record) & valid
-    has_text = "caption_text" in record and len(record["caption_text"]) > 0
     has_cam = valid & (not (has_music.any() or has_audio.any() or has_text))
     has_2d = enough & valid
     f_cliffcam = np.stack([(bbox[:, 0] - K[:, 0, 2]) / K[:, 0, 0],

@@ -13,7 +13,7 @@ _DTYPES = ("float32", "bfloat16")
 _MODES = ("estimation", "generation")
 _MODE_SELECTIONS = ("both", "paper")
 LOSS_KEYS = ("simple", "cr_j3d", "cr_verts", "j2d", "verts2d", "transl_c", "transl_w", "contact",
-             "twod_kp2d", "twod_pseudo", "twod_accel")
+             "gv_j3d", "twod_kp2d", "twod_pseudo", "twod_accel")
 
 
 def _need(config, section: str, key: str) -> Any:

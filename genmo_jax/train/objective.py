@@ -33,7 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from genmo_jax.body import skeletons, smpl
-from genmo_jax.body.rotations import axis_angle_to_matrix
+from genmo_jax.body.rotations import axis_angle_to_matrix, rotation_6d_to_matrix
 from genmo_jax.diffusion import schedule as schedule_lib
 from genmo_jax.motion import camera, contacts, normalization, representation
 from genmo_jax.train import losses
@@ -46,7 +46,7 @@ HIP_JOINTS = (1, 2)       # SMPL hips = COCO hips 11, 12 in the data's COCO defi
 COCO_BODY = tuple(range(5, 17))
 COCO_BODY_FROM_SMPL = (16, 17, 18, 19, 20, 21, 1, 2, 4, 5, 7, 8)
 TERMS = ("simple", "cr_j3d", "cr_verts", "j2d", "verts2d", "transl_c", "transl_w", "contact",
-         "twod_kp2d", "twod_pseudo", "twod_accel")
+         "gv_j3d", "twod_kp2d", "twod_pseudo", "twod_accel")
 TWOD_TERMS = ("twod_kp2d", "twod_pseudo", "twod_accel")
 
 
@@ -148,8 +148,10 @@ def _predictions(out: dict, K: jax.Array, bbox: jax.Array, spec: ObjectiveSpec) 
     """The geometry of a pass's outputs (rows as in ``out``): decoded motion, camera-frame
     joints / sparse vertices through pred_cam, and their bbox-normalised projections."""
     x_norm = out["x0"].astype(jnp.float32)
-    dec = representation.decode_motion(
-        normalization.denormalize(x_norm, spec.stats, spec.clip_std))
+    x = normalization.denormalize(x_norm, spec.stats, spec.clip_std)
+    dec = representation.decode_motion(x)
+    rot_c = rotation_6d_to_matrix(x[..., representation.GLOBAL_ORIENT_C])
+    rot_gv = rotation_6d_to_matrix(x[..., representation.GLOBAL_ORIENT_GV])
     pred_cam = out["pred_cam"].astype(jnp.float32)
     transl = camera.pred_cam_to_transl(pred_cam, bbox, K)
     joints, verts = body_points(spec.body, dec["body_pose"], dec["betas"],
@@ -157,6 +159,7 @@ def _predictions(out: dict, K: jax.Array, bbox: jax.Array, spec: ObjectiveSpec) 
     return {"x_norm": x_norm, "local_transl_vel": dec["local_transl_vel"],
             "pred_cam": pred_cam, "contact_logits": out["contact_logits"].astype(jnp.float32),
             "joints": joints, "verts": verts,
+            "c2gv": jnp.einsum("...ij,...kj->...ik", rot_gv, rot_c),   # R_gv R_c^T
             "j2d": losses.project_to_bbox01(joints, K, bbox),
             "v2d": losses.project_to_bbox01(verts, K, bbox)}
 
@@ -183,6 +186,8 @@ def _mode_terms(pred: dict, batch: dict, tgt: dict, masks: dict, rows: jax.Array
                                                m["reproj"])),
         "transl_c": losses.pred_cam_mse(pred["pred_cam"], tgt["pred_cam"], losses.pred_cam_mask(
             tgt["pred_cam"], tgt["joints_c"], bbox, m["full3d"])),
+        "gv_j3d": losses.gravity_view_mse(joints, tgt["joints_c"], pred["c2gv"], batch["R_c2gv"],
+                                          m["world"]),
         "transl_w": losses.transl_w_l1(pred["local_transl_vel"], tgt["rot_w"],
                                        batch["transl_w"], m["world"]),
         "contact": losses.contact_bce(pred["contact_logits"], tgt["contacts"], m["contact"]),
