@@ -91,7 +91,10 @@ def get_config(arg=None):
     c.loss.transl_c = 1.0            # pred_cam MSE
     c.loss.transl_w = 1.0            # world translation L1 by rollout
     c.loss.contact = 1.0             # contact BCE
-    c.loss.gv_j3d = 0.0              # root-relative joints in the GV frame (not in the release)
+    # Root-relative joints in the GV frame (not in the release, which supervises the world
+    # orientation only through 6 of the 151 x0 dims): without it the tiny model never learns
+    # "turns left" (benchmarks/RESULTS.md "Learning test"). full.py / regression.py: 0.
+    c.loss.gv_j3d = 500.0
     c.loss.twod_kp2d = 1000.0        # 2D-only rows: reprojected COCO joints vs the 2D annotations
     c.loss.twod_pseudo = 0.1         # 2D-only rows: stay near the pseudo-clean motion (regulariser)
     c.loss.twod_accel = 10.0         # 2D-only rows: camera-frame joint acceleration (regulariser)
@@ -107,7 +110,10 @@ def get_config(arg=None):
     c.data.window = 120              # frames per training sample (SPEC B 4.3)
     # genmo_jax.data.simulate.SimulationConfig fields for every dataset, then per dataset
     # (pipeline.DATASET_RECIPES holds the release's HumanML3D / BEAT2 settings).
-    c.data.simulation = ml_collections.ConfigDict()
+    # Rows without a camera condition (captioned) get a static camera facing the body's first
+    # frame: the GV heading they must generate is the world heading, from a fixed start
+    # (simulate.SimulationConfig.generation_camera; the release: "v11", as full.py).
+    c.data.simulation = ml_collections.ConfigDict({"generation_camera": "front"})
     c.data.dataset_simulation = ml_collections.ConfigDict()
     c.data.num_workers = 0           # grain worker processes (part of the experiment: order)
     c.data.per_worker_buffer_size = 2
