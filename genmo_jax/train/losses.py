@@ -9,7 +9,7 @@ Masks (Boolean, from ``loss_masks``):
   valid     frames < length;
   full3d    valid and not a 2D-only row          (x0 MSE, cr_j3d, cr_verts, pred_cam);
   reproj    full3d and not camera-only (3DPW)   (j2d, verts2d);
-  world     same rows as reproj                 (transl_w);
+  world     same rows as reproj                 (transl_w, gv_j3d);
   contact   world and not invalid-contact       (contact BCE);
   twod      valid and a 2D-only row             (the estimation-guided 2D terms, SPEC A6).
 """

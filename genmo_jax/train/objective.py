@@ -11,6 +11,7 @@
      estimation-guided 2D training);
   5. the loss terms of ``losses`` with the config weights, per mode; 2D-only rows get only the
      2D keypoint term and the regularisers (acceleration; closeness to the pseudo-clean motion).
+     ``gv_j3d`` (GV-frame joints, not in the release) is weighted 0 in full.py / regression.py.
 Per-dataset mode selection (A7): ``both`` = every row in both modes (the release); ``paper`` =
 rows with text or music are trained in generation mode only.
 
