@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genmo_jax.train import genmo_task, objective
+from genmo_jax.train import genmo_task, losses, objective
 from genmo_jax.train import state as state_lib
 from genmo_setup import small_genmo_config, write_procedural_shards
 
@@ -83,7 +83,8 @@ def test_full_rows_use_the_3d_terms_and_not_the_2d_ones(setup):
     batch = dict(batch, flag_2d_only=jnp.zeros((B,), bool))
     terms, g_2d, g_rest = _grads(setup, batch)
     for mode in ("estimation", "generation"):
-        for name in ("simple", "cr_j3d", "cr_verts", "j2d", "verts2d", "transl_w", "contact"):
+        for name in ("simple", "cr_j3d", "cr_verts", "j2d", "verts2d", "transl_w", "gv_j3d",
+                     "contact"):
             assert float(terms[f"{mode}/{name}"]) > 0, (mode, name)
         for name in objective.TWOD_TERMS:
             assert float(terms[f"{mode}/{name}"]) == 0.0
@@ -103,3 +104,38 @@ def test_paper_mode_selection_trains_text_rows_in_generation_only(setup):
     want = sum(spec.weights[k.split("/")[1]] * float(v) for k, v in terms.items())
     np.testing.assert_allclose(float(total), want, rtol=1e-4)
     assert want > 0
+
+
+def test_gt_prediction_zeroes_the_joint_terms_and_a_heading_error_shows_only_in_gv_j3d(setup):
+    """The objective's wiring of the geometric terms: the GT 151-d vector and pred_cam as the
+    prediction give cr_j3d = gv_j3d = 0; turning only the GV orientation by 30 deg about the
+    gravity axis leaves the camera-frame terms at 0 and makes gv_j3d > 0."""
+    from scipy.spatial.transform import Rotation
+
+    from genmo_jax.body.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+    from genmo_jax.motion import normalization, representation
+
+    c, task, batch, *_ = setup
+    spec = task.spec
+    batch = objective._sanitize(dict(batch, flag_2d_only=jnp.zeros((B,), bool)))
+    tgt = objective._targets(batch, spec)
+    no = jnp.zeros((B,), bool)
+    masks = losses.loss_masks(batch["length"], L, no, no, no)
+
+    def terms_for(x_norm):
+        out = {"x0": x_norm, "pred_cam": tgt["pred_cam"],
+               "contact_logits": jnp.zeros(x_norm.shape[:2] + (6,))}
+        pred = objective._predictions(out, batch["K"], batch["bbox_xys"], spec)
+        return objective._mode_terms(pred, batch, tgt, masks, jnp.ones((B,), bool),
+                                     no, spec, None)
+
+    exact = jax.jit(terms_for)(tgt["x_norm"])
+    for name in ("cr_j3d", "cr_verts", "gv_j3d"):
+        assert float(exact[name]) < 1e-9, (name, float(exact[name]))
+    x = normalization.denormalize(tgt["x_norm"], spec.stats, spec.clip_std)
+    turn = jnp.asarray(Rotation.from_rotvec([0.0, np.pi / 6, 0.0]).as_matrix(), jnp.float32)
+    gv = rotation_6d_to_matrix(x[..., representation.GLOBAL_ORIENT_GV])
+    x = x.at[..., representation.GLOBAL_ORIENT_GV].set(matrix_to_rotation_6d(turn @ gv))
+    turned = jax.jit(terms_for)(normalization.normalize(x, spec.stats, spec.clip_std))
+    assert float(turned["cr_j3d"]) < 1e-9
+    assert float(turned["gv_j3d"]) > 1e-3

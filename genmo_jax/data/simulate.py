@@ -185,7 +185,7 @@ def _smooth_impulse(rng, num, scale):
 
 
 def _initial_camera(rng, root0, focal, facing=None):
-    yaw = rng.uniform(0, 2 * np.pi)
+    yaw = rng.uniform(0, 2 * np.pi)   # drawn in every mode: the same random stream after it
     if facing is not None:   # optical axis (sin yaw, 0, cos yaw) = -facing: look at the front
         yaw = np.arctan2(-facing[0], -facing[2])
     pitch = np.clip(rng.normal(np.pi / 36, np.pi / 8), -np.pi / 2, np.pi / 2)
@@ -433,6 +433,8 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
 
     has_world = not bool(record["flag_2d_only"])
     has_text = "caption_text" in record and len(record["caption_text"]) > 0
+    # text / music / audio rows are generation rows: their camera condition is removed
+    uncued = has_text or "music_feat" in record or "audio" in record
     yaw = _yaw_rotation(rng, cfg.random_yaw and "K" not in record and has_world)
     orient_w = (yaw * Rotation.from_rotvec(orient)).as_rotvec()
     joints_w = yaw.apply(joints.reshape(-1, 3)).reshape(joints.shape)
@@ -446,7 +448,6 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
         t_w2c = _resample(np.asarray(record["t_w2c"], np.float64), times)
         camera_type = -1
     else:
-        uncued = has_text or "music_feat" in record or "audio" in record   # no camera condition
         camera_cfg, facing = cfg, None
         if uncued and cfg.generation_camera != "v11":
             camera_cfg = dataclasses.replace(cfg, camera="static")
@@ -507,7 +508,7 @@ def make_training_sample(record: Mapping[str, np.ndarray], rng: np.random.Genera
     has_img = frames_mask("mask_img_feat") & enough & valid
     has_music = np.full(length, "music_feat" in record) & valid
     has_audio = np.full(length, "audio" in record) & valid
-    has_cam = valid & (not (has_music.any() or has_audio.any() or has_text))
+    has_cam = valid & (not uncued)
     has_2d = enough & valid
     f_cliffcam = np.stack([(bbox[:, 0] - K[:, 0, 2]) / K[:, 0, 0],
                            (bbox[:, 1] - K[:, 1, 2]) / K[:, 1, 1], bbox[:, 2] / K[:, 0, 0]], -1)
