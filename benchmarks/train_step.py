@@ -2,7 +2,7 @@
 
     python benchmarks/train_step.py --config configs/tiny.py --shards DIR [--devices 8]
         [--batch 16] [--window 120] [--steps 5] [--set model.latent_dim=512 ...]
-        [--baseline-objective OLD_OBJECTIVE.py]
+        [--baseline-objective OLD_OBJECTIVE.py] [--compile-only]
 
 Runs the real GENMO train step (dual-mode objective, denoiser, open body) on batches of the
 procedural world (DIR: shards + stats.npz from `python -m genmo_jax.data.procedural` and
@@ -38,6 +38,8 @@ def _parse():
     p.add_argument("--fsdp", type=int, default=1)
     p.add_argument("--dtype", default="float32")
     p.add_argument("--set", nargs="*", default=[], help="extra overrides a.b=value")
+    p.add_argument("--compile-only", action="store_true",
+                   help="only lower + compile the step: print compile time and XLA FLOPs")
     p.add_argument("--baseline-objective", default="",
                    help="an objective.py to time side by side with the current one")
     return p.parse_args()
@@ -64,6 +66,7 @@ def main():
     import jax
     import jax.numpy as jnp
     from absl import flags
+    from flax import nnx
     from ml_collections import config_flags  # noqa: F401
 
     flags.FLAGS.mark_as_parsed()
@@ -105,9 +108,7 @@ def main():
     tx = state_lib.make_optimizer(c.train)
     mdef, state, shardings = state_lib.init_state(lambda: task.build_model(c), tx, mesh,
                                                   int(c.mesh.min_shard_size))
-    fn = step_lib.make_train_step(mdef, task.loss_fn, tx, compute_dtype=args.dtype)
-    jitted = step_lib.jit_train_step(fn, shardings, mesh)
-    steps = {"current": jitted}
+    losses = {"current": task.loss_fn}
     if args.baseline_objective:
         import dataclasses
         base_spec = importlib.util.spec_from_file_location("baseline_objective",
@@ -117,10 +118,13 @@ def main():
         base_spec.loader.exec_module(base)
         spec_b = base.ObjectiveSpec(**{f.name: getattr(task.spec, f.name)
                                        for f in dataclasses.fields(base.ObjectiveSpec)})
-        fn_b = step_lib.make_train_step(
-            mdef, lambda model, batch, key: base.genmo_loss(model, batch, key, spec_b), tx,
-            compute_dtype=args.dtype)
-        steps["baseline"] = step_lib.jit_train_step(fn_b, shardings, mesh)
+        losses["baseline"] = lambda model, batch, key: base.genmo_loss(model, batch, key, spec_b)
+
+    def jit_step(name, model_def):
+        fn = step_lib.make_train_step(model_def, losses[name], tx, compute_dtype=args.dtype)
+        return step_lib.jit_train_step(fn, shardings, mesh)
+
+    steps = {name: jit_step(name, mdef) for name in losses}
     if args.batch_npz:
         import numpy as np
         saved = dict(np.load(args.batch_npz))
@@ -138,6 +142,19 @@ def main():
         batches = [next(it) for _ in range(args.steps + 1)]
         it.close()
     fed = set(genmo_task.batch_keys(c)) | {"text", "text_windows"}
+
+    def unrolled_flops(name, batch):
+        """XLA's FLOPs of the step with the layer scan unrolled: its cost analysis counts a loop
+        body once, so the scanned program's own figure would miss all layers but one."""
+        c_unrolled = c.copy_and_resolve_references()
+        c_unrolled.model.scan_unroll = int(c.model.num_layers)
+        mdef_unrolled, _, _ = state_lib.split_model(
+            nnx.eval_shape(lambda: task.build_model(c_unrolled)))
+        lowered = jit_step(name, mdef_unrolled).lower(state, batch, rng)
+        cost = lowered.cost_analysis()
+        cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+        return float(cost.get("flops", 0.0))
+
     rng = jax.random.key(0)
     results = {}
     with jax.set_mesh(mesh):
@@ -149,15 +166,19 @@ def main():
             glob = glob_cur if name == "current" else glob_all
             compiled[name] = step.lower(state, glob[0], rng).compile()
             compile_s = time.perf_counter() - t0
-            cost = compiled[name].cost_analysis()
-            cost = cost[0] if isinstance(cost, (list, tuple)) else cost
-            results[name] = {"compile_s": compile_s, "flops": float(cost.get("flops", 0.0)),
+            results[name] = {"compile_s": compile_s, "flops": unrolled_flops(name, glob[0]),
                              "times": []}
+            print(f"[{name}] compiled in {compile_s:.1f} s; XLA flops/step "
+                  f"{results[name]['flops'] / 1e9:.2f} GFLOP", flush=True)
+            if args.compile_only:
+                continue
             # each step donates its input state: give every variant its own copy
             states[name] = jax.tree.map(jnp.copy, state)
             states[name], m = compiled[name](states[name], glob[0], rng)
             jax.block_until_ready(m)
             results[name]["loss"] = float(m["loss"])
+        if args.compile_only:
+            return
         for i in range(1, len(batches)):
             for name in steps:          # alternate: both variants see the same load
                 b = (glob_cur if name == "current" else glob_all)[i]

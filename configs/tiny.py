@@ -20,6 +20,8 @@ def get_config(arg=None):
     c.model.dropout = 0.1
     c.model.attention_window = 120   # sliding self-attention window (SPEC B 2.5)
     c.model.text_blocks = True       # one text cross-attention block before every layer
+    c.model.remat = False            # recompute layer activations in the backward pass
+    c.model.scan_unroll = 1          # layers per iteration of the scan over layers
     c.model.text_dim = 384           # MiniLM hidden size
     c.model.max_text_len = 50
     # No "encoded_audio": no tiny dataset has speech audio, and its raw-waveform conv encoder is

@@ -29,7 +29,10 @@ Compute dtype = the dtype of the params: the train step casts its float32 master
 bfloat16 for `train.compute_dtype = "bfloat16"`, and then every input (conditions, x_t, the
 timestep embedding, text) is cast to bfloat16 on entry, so all matmuls and attention run in
 bfloat16; RoPE, softmax and LayerNorm statistics stay float32 inside, and the outputs are
-float32. The layers are an nnx.List unrolled under jit, which keeps a one-to-one mapping onto the release's per-layer state dict.
+float32. The layers are stored one module per layer (a one-to-one mapping onto the release's
+per-layer state dict, `gem_compat`) and run as one `lax.scan` over their stacked states
+(`scan_layers`), so compile time does not grow with depth; `c.model.remat = True` recomputes
+each layer's activations in the backward pass instead of storing them.
 
 The classifier-free-guidance branch of the release is the same call with f_uncond and the text
 multiplied by 0 (which still leaves "bias + position" text keys, exactly as the release).
@@ -37,6 +40,7 @@ Condition/text dropout for CFG training is the train step's job (it zeroes text 
 passes condition masks), so the network itself has no random behaviour besides dropout.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -98,6 +102,37 @@ class TextBlock(nnx.Module):
         return h + self.gate_mlp[...] * self.mlp(self.norm3(h), deterministic=deterministic)
 
 
+def scan_layers(layers: list, h, apply, *, remat: bool = False, update_state: bool = True,
+                unroll: int = 1):
+    """h <- apply(layers[i], h) for i = 0..N-1, as one `lax.scan` over the layers' stacked states.
+
+    Args:
+      layers: N modules of one structure (e.g. N (text block, RoPE block) tuples).
+      h: the carried activations, e.g. (B, L, d).
+      apply: (layer, h) -> h, with the layer rebuilt from its slice of the stacked state.
+      remat: recompute each layer in the backward pass (`jax.checkpoint`) instead of storing
+        its activations.
+      update_state: write the layers' state after the scan back into them (the dropout RNG
+        counters advance, so a second call draws new masks, as an unrolled loop would); False
+        for calls that change no state (no dropout), which may then run on closed-over state.
+      unroll: layers per scan iteration (`lax.scan(unroll=)`); N gives the unrolled program,
+        whose XLA cost analysis counts every layer (it counts a loop body once).
+    Returns: the final h.
+    """
+    graphdef, _ = nnx.split(layers[0])
+    stacked = jax.tree.map(lambda *xs: jnp.stack(xs), *[nnx.state(m) for m in layers])
+
+    def body(carry, state):
+        layer = nnx.merge(graphdef, state)
+        return apply(layer, carry), nnx.state(layer)
+
+    h, new_state = jax.lax.scan(jax.checkpoint(body) if remat else body, h, stacked,
+                                unroll=unroll)
+    for i, layer in enumerate(layers if update_state else ()):
+        nnx.update(layer, jax.tree.map(lambda x: x[i], new_state))
+    return h
+
+
 class Denoiser(nnx.Module):
     """The whole GENMO network: condition embedders, input stem, N x (text, RoPE) layers, heads."""
 
@@ -110,6 +145,8 @@ class Denoiser(nnx.Module):
         self.use_text = bool(cfg.get("text_blocks", False))
         self.max_text_len = int(cfg.get("max_text_len", 50))
         self.use_text_pos_enc = bool(cfg.get("text_pos_enc", True))
+        self.remat = bool(cfg.get("remat", False))
+        self.scan_unroll = int(cfg.get("scan_unroll", 1))
         dropout = float(cfg.get("dropout", 0.1))
         heads, ratio = int(cfg.num_heads), float(cfg.get("mlp_ratio", 4))
         init = torch_linear_init()
@@ -176,10 +213,18 @@ class Denoiser(nnx.Module):
                 text = jnp.zeros((batch, self.max_text_len, self.text_dim), x_t.dtype)
             tokens, windows = self._embed_text(text.astype(dtype), num_frames, text_windows)
             tokens = tokens.astype(dtype)
-        for i in range(self.num_layers):
-            if self.use_text:
-                h = self.text_blocks[i](h, tokens, windows, deterministic=deterministic)
-            h = self.blocks[i](h, length, deterministic=deterministic)
+        if self.use_text:
+            def layer_fn(layer, h):
+                text_block, block = layer
+                h = text_block(h, tokens, windows, deterministic=deterministic)
+                return block(h, length, deterministic=deterministic)
+            layers = [(self.text_blocks[i], self.blocks[i]) for i in range(self.num_layers)]
+        else:
+            def layer_fn(block, h):
+                return block(h, length, deterministic=deterministic)
+            layers = list(self.blocks)
+        h = scan_layers(layers, h, layer_fn, remat=self.remat, update_state=not deterministic,
+                        unroll=self.scan_unroll)
 
         x0 = self.final_layer(h).astype(jnp.float32)
         valid = (jnp.arange(num_frames)[None, :] < length[:, None]).astype(x0.dtype)[..., None]
