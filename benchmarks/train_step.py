@@ -2,7 +2,8 @@
 
     python benchmarks/train_step.py --config configs/tiny.py --shards DIR [--devices 8]
         [--batch 16] [--window 120] [--steps 5] [--set model.latent_dim=512 ...]
-        [--baseline-objective OLD_OBJECTIVE.py] [--compile-only]
+        [--baseline-objective OLD_OBJECTIVE.py] [--compile-only] [--flops-per-step GFLOP]
+        [--save-batch FILE.npz]
 
 Runs the real GENMO train step (dual-mode objective, denoiser, open body) on batches of the
 procedural world (DIR: shards + stats.npz from `python -m genmo_jax.data.procedural` and
@@ -38,8 +39,14 @@ def _parse():
     p.add_argument("--fsdp", type=int, default=1)
     p.add_argument("--dtype", default="float32")
     p.add_argument("--set", nargs="*", default=[], help="extra overrides a.b=value")
+    p.add_argument("--save-batch", default="",
+                   help="save the first batch of --shards (all keys) to FILE.npz and exit: the "
+                        "--batch-npz input on a machine without grain (benchmarks/gpu_train_step.sh)")
     p.add_argument("--compile-only", action="store_true",
                    help="only lower + compile the step: print compile time and XLA FLOPs")
+    p.add_argument("--flops-per-step", type=float, default=0.0,
+                   help="GFLOP per step to use instead of XLA's count (its lowered-program cost "
+                        "analysis is CPU-only: on GPU pass the CPU figure for the same sizes)")
     p.add_argument("--baseline-objective", default="",
                    help="an objective.py to time side by side with the current one")
     return p.parse_args()
@@ -104,6 +111,15 @@ def main():
 
     task = genmo_task.GenmoTask()
     task.setup(c)
+    if args.save_batch:
+        import numpy as np
+        it = task.make_iterator(c, args.batch, 0, 1)
+        it.keys = genmo_task.BATCH_KEYS
+        batch = {k: v for k, v in next(it).items() if k not in ("text", "text_windows")}
+        it.close()
+        np.savez_compressed(args.save_batch, **batch)
+        print(f"saved {len(batch)} keys of {args.batch} rows to {args.save_batch}")
+        return
     mesh = parallel.make_mesh(-1, args.fsdp)
     tx = state_lib.make_optimizer(c.train)
     mdef, state, shardings = state_lib.init_state(lambda: task.build_model(c), tx, mesh,
@@ -145,7 +161,12 @@ def main():
 
     def unrolled_flops(name, batch):
         """XLA's FLOPs of the step with the layer scan unrolled: its cost analysis counts a loop
-        body once, so the scanned program's own figure would miss all layers but one."""
+        body once, so the scanned program's own figure would miss all layers but one. Counted
+        on the lowered (unoptimised) program, which only the CPU backend analyses."""
+        if args.flops_per_step:
+            return args.flops_per_step * 1e9
+        if jax.default_backend() != "cpu":
+            return float("nan")
         c_unrolled = c.copy_and_resolve_references()
         c_unrolled.model.scan_unroll = int(c.model.num_layers)
         mdef_unrolled, _, _ = state_lib.split_model(
@@ -166,10 +187,10 @@ def main():
             glob = glob_cur if name == "current" else glob_all
             compiled[name] = step.lower(state, glob[0], rng).compile()
             compile_s = time.perf_counter() - t0
+            print(f"[{name}] compiled in {compile_s:.1f} s", flush=True)
             results[name] = {"compile_s": compile_s, "flops": unrolled_flops(name, glob[0]),
                              "times": []}
-            print(f"[{name}] compiled in {compile_s:.1f} s; XLA flops/step "
-                  f"{results[name]['flops'] / 1e9:.2f} GFLOP", flush=True)
+            print(f"[{name}] XLA flops/step {results[name]['flops'] / 1e9:.2f} GFLOP", flush=True)
             if args.compile_only:
                 continue
             # each step donates its input state: give every variant its own copy

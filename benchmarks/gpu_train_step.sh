@@ -1,0 +1,33 @@
+#!/bin/bash
+# Device check (issue 7): the GENMO train step at full size (1024 x 16) in bf16 on one GPU.
+# The device image has jax/flax/optax but neither grain nor ml_collections, so prepare here:
+#
+#   mkdir -p .gpu_train && echo /.gpu_train/ >> .git/info/exclude && echo /.whl/ >> .git/info/exclude
+#   python benchmarks/train_step.py --config configs/tiny.py --shards /tmp/proc --batch 32 \
+#       --save-batch .gpu_train/batch.npz && cp /tmp/proc/stats.npz .gpu_train/
+#   python -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#       --platform manylinux2014_x86_64 -d .whl ml_collections==1.1.0
+#
+# then run it there as one call: command `bash benchmarks/gpu_train_step.sh`, carry
+# [".gpu_train", ".whl"], timeout_s 600. FLOPs: XLA analyses the lowered program on CPU only,
+# so pass the CPU count of the same sizes (`--compile-only` here) as FLOPS_FULL (GFLOP/step).
+# Measured on an H100 (RESULTS.md, "Train step", GPU): the full step at B=128 needs 105 GiB
+# without remat (does not fit 80 GiB) and compiles in ~3.5 min; tiny took > 60 s to compile.
+set -uo pipefail
+export PYTHONUNBUFFERED=1
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
+  .whl/*.whl && export PYTHONPATH=/tmp/site || exit 1
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
+python3 -c "import jax, flax, optax; print('jax', jax.__version__, 'flax', flax.__version__, \
+'optax', optax.__version__, jax.devices())" | tee -a "$OUT/gpu.txt"
+D=.gpu_train
+bench() {   # name timeout_s args...
+  local name=$1 limit=$2; shift 2
+  echo "=== $name ($(date +%T))"
+  timeout "$limit" python3 benchmarks/train_step.py --batch-npz $D/batch.npz \
+    --stats $D/stats.npz --window 120 --steps 6 --dtype bfloat16 "$@" 2>&1 \
+    | grep -v "^[IW][0-9]" | tee "$OUT/$name.log"
+}
+bench full_b64 ${FULL_TIMEOUT:-540} --config configs/full.py --batch 64 \
+  --flops-per-step "${FLOPS_FULL:-0}" ${FULL_SET:+--set $FULL_SET}
+echo "=== done ($(date +%T))"
