@@ -7,7 +7,8 @@ tests/test_train_learns.py's training and sampling on 1 CPU device, with knobs f
   OVERRIDES="loss.gv_j3d=500.0 model.latent_dim=128" (config keys)
   VEL=1: velocity dims divided by their true std (floor 1e-3) under clip_std (run C, H)
   TRANSL_L2=1: transl_w as an MSE instead of L1 (run I)
-VEL and TRANSL_L2 monkey-patch `normalization` / `losses`: experiments, not options.
+  VELW=w: the x0 MSE's local-velocity dims (148:151) weighted w (session 4, run L)
+VEL, TRANSL_L2 and VELW monkey-patch `normalization` / `losses`: experiments, not options.
 
   e.g. run F: OUT=/tmp/F STEPS=1500 GEN_CAM=front OVERRIDES="loss.gv_j3d=500.0" \
        .venv/bin/python benchmarks/learning_experiments.py
@@ -50,6 +51,16 @@ def patch_transl_l2():
         rolled = losses.rollout_translation(pred_v_local, gt_rot_w, gt_transl_w[:, 0])
         return losses.release_mean(jnp.square(rolled - gt_transl_w), mask[..., None])
     losses.transl_w_l1 = l2
+
+def patch_velocity_weight(weight):
+    from genmo_jax.train import losses
+    dims = jnp.ones(151).at[148:151].set(weight)
+    def weighted(pred, target, mask):
+        return losses.release_mean(jnp.square(pred - target) * dims, mask)
+    losses.x0_mse = weighted
+
+if E.get("VELW"):
+    patch_velocity_weight(float(E["VELW"]))
 
 if E.get("TRANSL_L2") == "1":
     patch_transl_l2()
