@@ -1,17 +1,21 @@
-"""Text-following experiments of benchmarks/RESULTS.md "Learning test", session 3 (runs A-I):
+"""Text-following experiments of benchmarks/RESULTS.md "Learning test", sessions 3-4 (runs A-M):
 tests/test_train_learns.py's training and sampling on 1 CPU device, with knobs from env vars.
 
   OUT=DIR (required; train/ and test/ shards are written there once, then reused)
   STEPS (600), CLIPS (192), WINDOW (60), SAMPLES (16 per caption), LR (2e-3), MIX (balanced)
-  GEN_CAM = generation_camera of the procedural rows (static); CLIP_STD (1)
+  GEN_CAM = generation_camera of the procedural rows (static); CLIP_STD=0/1 (tiny.py's if unset)
   OVERRIDES="loss.gv_j3d=500.0 model.latent_dim=128" (config keys)
   VEL=1: velocity dims divided by their true std (floor 1e-3) under clip_std (run C, H)
   TRANSL_L2=1: transl_w as an MSE instead of L1 (run I)
-  VELW=w: the x0 MSE's local-velocity dims (148:151) weighted w (session 4, run L)
-VEL, TRANSL_L2 and VELW monkey-patch `normalization` / `losses`: experiments, not options.
+VEL and TRANSL_L2 monkey-patch `normalization` / `losses`: experiments, not options.
 
-  e.g. run F: OUT=/tmp/F STEPS=1500 GEN_CAM=front OVERRIDES="loss.gv_j3d=500.0" \
+Runs A-M were made with tiny.py's earlier defaults (clip_std True, simple_velocity_weight 1):
+to reproduce one, add CLIP_STD=1 and "loss.simple_velocity_weight=1.0" unless the run sets them.
+  e.g. run F: OUT=/tmp/F STEPS=1500 GEN_CAM=front CLIP_STD=1 \
+       OVERRIDES="loss.gv_j3d=500.0 loss.simple_velocity_weight=1.0" \
        .venv/bin/python benchmarks/learning_experiments.py
+  run M (= today's tiny.py): OUT=/tmp/M STEPS=1500 GEN_CAM=front CLIP_STD=0 \
+       OVERRIDES="loss.gv_j3d=500.0 loss.simple_velocity_weight=200.0" (then a monkey-patch, VELW=200)
 """
 import json, os, sys, time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,7 +29,7 @@ from genmo_jax.data.procedural.__main__ import load_skeleton
 
 E = os.environ
 STEPS = int(E.get("STEPS", 600)); CLIPS = int(E.get("CLIPS", 192)); WINDOW = int(E.get("WINDOW", 60))
-SAMPLES = int(E.get("SAMPLES", 16)); GEN_CAM = E.get("GEN_CAM", "static"); CLIP_STD = E.get("CLIP_STD", "1") == "1"
+SAMPLES = int(E.get("SAMPLES", 16)); GEN_CAM = E.get("GEN_CAM", "static"); CLIP_STD = E.get("CLIP_STD")
 LR = float(E.get("LR", 2e-3)); OUT = E["OUT"]; MIX = E.get("MIX", "balanced")
 
 def write(root, seed, count, skeleton):
@@ -52,16 +56,6 @@ def patch_transl_l2():
         return losses.release_mean(jnp.square(rolled - gt_transl_w), mask[..., None])
     losses.transl_w_l1 = l2
 
-def patch_velocity_weight(weight):
-    from genmo_jax.train import losses
-    dims = jnp.ones(151).at[148:151].set(weight)
-    def weighted(pred, target, mask):
-        return losses.release_mean(jnp.square(pred - target) * dims, mask)
-    losses.x0_mse = weighted
-
-if E.get("VELW"):
-    patch_velocity_weight(float(E["VELW"]))
-
 if E.get("TRANSL_L2") == "1":
     patch_transl_l2()
 
@@ -85,7 +79,8 @@ def main():
     c.data.shard_dirs.procedural = train_dir
     c.data.window = WINDOW
     c.data.dataset_simulation = ml_collections.ConfigDict({"procedural": {"generation_camera": GEN_CAM}})
-    c.model.clip_std = CLIP_STD
+    if CLIP_STD is not None:
+        c.model.clip_std = CLIP_STD == "1"
     c.train.num_steps = STEPS; c.train.warmup_steps = 20; c.train.lr = LR
     c.train.eval_every = 0; c.train.progress_bar = False; c.checkpoint.save_every = STEPS
     for kv in E.get("OVERRIDES", "").split():
@@ -115,14 +110,14 @@ def main():
     body = body_model_from_config(c.body)
     for scale in [float(s) for s in E.get("SCALES", "1.0 2.5").split()]:
         sampler = BatchSampler(exported, body, WINDOW, len(items), guidance_scale=scale)
-        v = np.array([root_measures(r["joints_w"]) for r in sampler.sample(items)]).reshape(len(CAPTIONS), SAMPLES, 3)
-        print(f"guidance {scale}: forward / rise / yaw (mean, sd)")
+        v = np.array([root_measures(r["joints_w"]) for r in sampler.sample(items)]).reshape(len(CAPTIONS), SAMPLES, 4)
+        print(f"guidance {scale}: forward / rise / yaw / bump (mean, sd)")
         for k, lab in enumerate(CAPTIONS):
-            print(f"  {lab:11s} {v[k,:,0].mean():+6.2f} ({v[k,:,0].std():.2f}) {v[k,:,1].mean():6.3f} ({v[k,:,1].std():.3f}) {v[k,:,2].mean():+5.0f} ({v[k,:,2].std():.0f})")
+            print(f"  {lab:11s} {v[k,:,0].mean():+6.2f} ({v[k,:,0].std():.2f}) {v[k,:,1].mean():6.3f} ({v[k,:,1].std():.3f}) {v[k,:,2].mean():+5.0f} ({v[k,:,2].std():.0f}) {v[k,:,3].mean():6.3f} ({v[k,:,3].std():.3f})")
         labs = list(CAPTIONS)
         oth = lambda m, lab: np.concatenate([v[j,:,m] for j, l in enumerate(labs) if l != lab])
         i = labs.index
-        print(f"  pairwise: walk {_pairwise(v[i('walk'),:,0], oth(0,'walk')):.2f} jump {_pairwise(v[i('jump'),:,1], oth(1,'jump')):.2f} "
+        print(f"  pairwise: walk {_pairwise(v[i('walk'),:,0], oth(0,'walk')):.2f} jump rise {_pairwise(v[i('jump'),:,1], oth(1,'jump')):.2f} bump {_pairwise(v[i('jump'),:,3], oth(3,'jump')):.2f} "
               f"left {_pairwise(v[i('turn_left'),:,2], oth(2,'turn_left')):.2f} left>right {_pairwise(v[i('turn_left'),:,2], v[i('turn_right'),:,2]):.2f}", flush=True)
     print(f"total {time.time()-t0:.0f}s")
 

@@ -25,6 +25,8 @@ def get_config(arg=None):
     c.train.compute_dtype = "bfloat16"
     # the release's supervision and cameras (tiny.py departs from both to learn in minutes)
     c.loss.gv_j3d = 0.0
+    c.loss.simple_velocity_weight = 1.0
+    c.model.clip_std = True
     c.data.simulation.generation_camera = "v11"
     c.train.ema_decay = 0.9999
     c.train.log_every = 100

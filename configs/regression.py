@@ -17,6 +17,8 @@ def get_config(arg=None):
     c.train.modes = ("estimation",)
     # the release's supervision and cameras (tiny.py departs from both to learn in minutes)
     c.loss.gv_j3d = 0.0
+    c.loss.simple_velocity_weight = 1.0
+    c.model.clip_std = True
     c.data.simulation.generation_camera = "v11"
     c.train.num_steps = 500_000
     c.data.batch_size = 128

@@ -21,6 +21,21 @@ def test_release_mean_counts_all_elements_and_blocks_nan():
     assert np.all(np.isfinite(g))
 
 
+def test_x0_mse_dim_weights_scale_only_their_dims():
+    pred, target = (RNG.standard_normal((2, 4, 151)).astype(np.float32) for _ in range(2))
+    mask = np.ones((2, 4, 151), bool)
+    mask[1, 3] = False
+    square = np.where(mask, (pred - target) ** 2, 0.0)
+    weights = np.ones(151, np.float32)
+    weights[148:] = 200.0
+    plain = losses.x0_mse(jnp.asarray(pred), jnp.asarray(target), jnp.asarray(mask))
+    weighted = losses.x0_mse(jnp.asarray(pred), jnp.asarray(target), jnp.asarray(mask),
+                             jnp.asarray(weights))
+    np.testing.assert_allclose(plain, square.sum() / square.size, rtol=1e-5)
+    want = (square[..., :148].sum() + 200.0 * square[..., 148:].sum()) / square.size
+    np.testing.assert_allclose(weighted, want, rtol=1e-5)
+
+
 def test_masks_follow_spec_flags():
     length = jnp.asarray([3, 4, 4, 2])
     twod = jnp.asarray([False, True, False, False])

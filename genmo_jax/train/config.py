@@ -93,3 +93,6 @@ def validate(config, device_count: int | None = None, process_count: int = 1) ->
         for key in LOSS_KEYS:
             v = _need(config, "loss", key)
             _check(isinstance(v, (int, float)) and v >= 0, f"loss.{key}", v, "must be >= 0")
+        v = config.loss.get("simple_velocity_weight", 1.0)
+        _check(isinstance(v, (int, float)) and v > 0, "loss.simple_velocity_weight", v,
+               "must be > 0")

@@ -57,9 +57,12 @@ def x0_mask(masks: dict, incam_only, dim: int = 151) -> jax.Array:
     return masks["full3d"][..., None] & ~(incam & cam_dims)
 
 
-def x0_mse(pred: jax.Array, target: jax.Array, mask: jax.Array) -> jax.Array:
-    """``simple``: MSE on the normalised vector. pred/target (B, L, D); mask (B, L, D)."""
-    return release_mean(jnp.square(pred - target), mask)
+def x0_mse(pred: jax.Array, target: jax.Array, mask: jax.Array,
+           dim_weights: jax.Array | None = None) -> jax.Array:
+    """``simple``: MSE on the normalised vector. pred/target (B, L, D); mask (B, L, D);
+    dim_weights (D,) optional factor per dim on the squared error (the release: none)."""
+    square = jnp.square(pred - target)
+    return release_mean(square if dim_weights is None else square * dim_weights, mask)
 
 
 def root_relative_mse(pred: jax.Array, gt: jax.Array, pred_root: jax.Array,

@@ -32,6 +32,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from genmo_jax.body import skeletons, smpl
 from genmo_jax.body.rotations import axis_angle_to_matrix, rotation_6d_to_matrix
@@ -66,9 +67,20 @@ class ObjectiveSpec:
     audio_drop_prob: float = 0.1
     clip_std: bool = True
     velocity_convention: str = "gvhmr"
+    # factor on the x0 MSE of the 3 local-velocity dims (the release: 1; configs/tiny.py)
+    velocity_weight: float = 1.0
     # False when no dataset of the mix can hold 2D-only rows: both modes then run as one pass
     # (``genmo_terms``). True is always correct, only slower.
     twod_rows: bool = True
+
+
+def _x0_dim_weights(spec: ObjectiveSpec):
+    """(151,) factors of the x0 MSE, or None for the release's unweighted mean."""
+    if spec.velocity_weight == 1.0:
+        return None
+    weights = np.ones(151, np.float32)
+    weights[representation.LOCAL_TRANSL_VEL] = spec.velocity_weight
+    return weights
 
 
 def _bool(x):
@@ -175,7 +187,8 @@ def _mode_terms(pred: dict, batch: dict, tgt: dict, masks: dict, rows: jax.Array
     gt_hips = tgt["joints_c"][..., HIP_JOINTS, :].mean(-2)
     hips = joints[..., HIP_JOINTS, :].mean(-2)
     terms = {
-        "simple": losses.x0_mse(x_norm, tgt["x_norm"], losses.x0_mask(m, incam)),
+        "simple": losses.x0_mse(x_norm, tgt["x_norm"], losses.x0_mask(m, incam),
+                                _x0_dim_weights(spec)),
         "cr_j3d": losses.root_relative_mse(joints, tgt["joints_c"], joints[..., 0, :],
                                            tgt["joints_c"][..., 0, :], m["full3d"]),
         "cr_verts": losses.root_relative_mse(verts, tgt["verts_c"], hips, gt_hips, m["full3d"]),
