@@ -163,3 +163,12 @@ def test_gravity_view_mse_is_the_world_joint_error_of_the_heading():
         f32(joints_c), f32(joints_c), f32(pred_c2gv), f32(R_c2gv), half)),
         np.mean(np.square(np.einsum("ij,lnj->lni", turn - np.eye(3), np.einsum(
             "lij,lnj->lni", R_gv[0], skeleton[0])))) / 2, rtol=1e-4)
+
+
+def test_objective_weights_only_the_velocity_dims_from_the_config_factor():
+    from types import SimpleNamespace
+
+    from genmo_jax.train import objective
+    assert objective._x0_dim_weights(SimpleNamespace(weights={"simple": 1.0})) is None
+    w = objective._x0_dim_weights(SimpleNamespace(weights={"simple_velocity_weight": 200.0}))
+    assert w.shape == (151,) and (w[148:] == 200.0).all() and (w[:148] == 1.0).all()

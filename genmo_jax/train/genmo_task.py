@@ -150,7 +150,6 @@ class GenmoTask:
             text_drop_prob=float(tc.text_drop_prob), music_drop_prob=float(tc.music_drop_prob),
             audio_drop_prob=float(tc.audio_drop_prob),
             clip_std=bool(config.model.get("clip_std", True)),
-            velocity_weight=float(config.loss.get("simple_velocity_weight", 1.0)),
             velocity_convention=str(config.model.get("velocity_convention", "gvhmr")),
             twod_rows=twod_rows)
 

@@ -67,19 +67,19 @@ class ObjectiveSpec:
     audio_drop_prob: float = 0.1
     clip_std: bool = True
     velocity_convention: str = "gvhmr"
-    # factor on the x0 MSE of the 3 local-velocity dims (the release: 1; configs/tiny.py)
-    velocity_weight: float = 1.0
     # False when no dataset of the mix can hold 2D-only rows: both modes then run as one pass
     # (``genmo_terms``). True is always correct, only slower.
     twod_rows: bool = True
 
 
 def _x0_dim_weights(spec: ObjectiveSpec):
-    """(151,) factors of the x0 MSE, or None for the release's unweighted mean."""
-    if spec.velocity_weight == 1.0:
+    """(151,) factors of the x0 MSE, or None for the release's unweighted mean:
+    ``loss.simple_velocity_weight`` on the 3 local-velocity dims (configs/tiny.py: 200)."""
+    velocity_weight = float(spec.weights.get("simple_velocity_weight", 1.0))
+    if velocity_weight == 1.0:
         return None
     weights = np.ones(151, np.float32)
-    weights[representation.LOCAL_TRANSL_VEL] = spec.velocity_weight
+    weights[representation.LOCAL_TRANSL_VEL] = velocity_weight
     return weights
 
 
