@@ -79,7 +79,7 @@ def validate(config, device_count: int | None = None, process_count: int = 1) ->
                "must be -1 (fill) or a positive integer")
     _check(not (config.mesh.data == -1 and config.mesh.fsdp == -1), "mesh.data",
            config.mesh.data, "mesh.data and mesh.fsdp cannot both be -1")
-    v = config.model.get("scan_unroll", 1)
+    v = config.get("model", {}).get("scan_unroll", 1)   # toy tasks have no model section
     _check(isinstance(v, int) and v >= 1, "model.scan_unroll", v, "must be an int >= 1")
     v = _need(config, "mesh", "min_shard_size")
     _check(isinstance(v, int) and v >= 0, "mesh.min_shard_size", v, "must be >= 0")
