@@ -16,7 +16,8 @@ import scipy.sparse
 from scipy.spatial.transform import Rotation
 
 from genmo_jax.body import skeletons
-from genmo_jax.body.smpl import coco17_joints, forward, load_body_model, rest_joints, skeleton_forward
+from genmo_jax.body.rotations import axis_angle_to_matrix
+from genmo_jax.body.smpl import coco17_joints, forward, forward_from_rotations, load_body_model, rest_joints, skeleton_forward
 
 NUM_VERTICES = 120
 
@@ -308,6 +309,33 @@ def test_smplx_npz_layout(smplx_npz):
         np.asarray(forward(load_body_model(path, num_betas=20), **dict(inputs, betas=padded_betas[:, :20]))["vertices"]),
         atol=1e-6,
     )
+
+
+def test_forward_from_rotations_equals_the_axis_angle_forward(smpl_path, smplx_npz):
+    """The losses' entry (local rotation matrices, no axis-angle round trip) against `forward`
+    itself on SMPL (joints 22, 23 at rest) and SMPL-X (mean hands, so `pose_mean` matters)."""
+    for path in (smpl_path, smplx_npz[0]):
+        model = load_body_model(path)
+        inputs = _random_inputs(3, seed=11)
+        pose = np.concatenate([inputs["global_orient"][:, None], inputs["body_pose"].reshape(3, 21, 3)], 1)
+        rotations = axis_angle_to_matrix(jnp.asarray(pose))
+        ref = forward(model, **inputs)
+        out = forward_from_rotations(model, inputs["betas"], rotations, inputs["transl"])
+        for key in ("vertices", "joints"):
+            np.testing.assert_allclose(np.asarray(out[key]), np.asarray(ref[key]), atol=2e-6)
+        # Leading axes broadcast (one shape, one translation for 3 poses); all J joints given.
+        one = forward_from_rotations(model, inputs["betas"][0], rotations, inputs["transl"][0])
+        np.testing.assert_allclose(
+            np.asarray(one["vertices"][2]),
+            np.asarray(forward(model, inputs["betas"][0], inputs["global_orient"][2], inputs["body_pose"][2],
+                               inputs["transl"][0])["vertices"]), atol=2e-6)
+        every = np.concatenate([pose, np.broadcast_to(np.asarray(model.pose_mean[22:]), (3, model.num_joints - 22, 3))], 1)
+        full = forward_from_rotations(model, inputs["betas"], axis_angle_to_matrix(jnp.asarray(every)), inputs["transl"])
+        np.testing.assert_allclose(np.asarray(full["vertices"]), np.asarray(ref["vertices"]), atol=2e-6)
+    with pytest.raises(ValueError, match="rotations must be"):
+        forward_from_rotations(model, inputs["betas"], jnp.zeros((3, 22, 3)), inputs["transl"])
+    with pytest.raises(ValueError, match="rotations must be"):
+        forward_from_rotations(model, inputs["betas"], jnp.zeros((3, 56, 3, 3)), inputs["transl"])
 
 
 def test_smplh_npz_layout(tmp_path):

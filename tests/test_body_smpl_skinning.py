@@ -53,7 +53,7 @@ def test_forward_equals_textbook_lbs_values_and_gradients():
         return joints[..., :22, :], verts
 
     def fast(pose, betas, orient, transl):
-        return objective.body_points(body, pose, betas, orient, transl)
+        return objective.body_points(body, betas, objective.pose_rotations(orient, pose), transl)
 
     (j_ref, v_ref), (j, v) = reference(pose, betas, orient, transl), jax.jit(fast)(pose, betas, orient, transl)
     assert j.shape == shape + (22, 3) and v.shape == shape + ids.shape + (3,)
@@ -72,3 +72,16 @@ def test_forward_equals_textbook_lbs_values_and_gradients():
     g = jax.jit(jax.grad(scalar(fast), argnums=(0, 1, 2, 3)))(pose, betas, orient, transl)
     for a, b in zip(g, g_ref):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * float(np.abs(b).max()))
+
+
+def test_predicted_rotations_equal_the_decoded_axis_angle_round_trip():
+    """The losses read the network's 6D rotations as matrices directly; the reference is the
+    release's route, 6D -> axis-angle (`decode_motion`) -> matrix."""
+    from genmo_jax.motion import representation
+
+    x = jnp.asarray(np.random.default_rng(3).normal(size=(2, 5, representation.MOTION_DIM)), jnp.float32)
+    dec = representation.decode_motion(x)
+    ref = objective.pose_rotations(dec["global_orient_c"], dec["body_pose"])
+    got = objective.predicted_rotations(x)
+    assert got.shape == (2, 5, 22, 3, 3)
+    np.testing.assert_allclose(got, ref, atol=2e-5)

@@ -16,6 +16,7 @@ Pose inputs are axis-angle: global_orient (..., 3) and body_pose (..., 63) for j
 remaining joints get zero rotation on top of `pose_mean`) or (..., 3 (J - 1)) for every joint.
 `pose_mean` is zero except for the SMPL-X / SMPL-H hands, which sit at the file's mean hand pose
 (as in smplx with flat_hand_mean=False, and as in GEM) unless loaded with flat_hand_mean=True.
+`forward_from_rotations` takes local rotation matrices instead (the losses' path from 6D).
 """
 
 import os
@@ -34,6 +35,7 @@ __all__ = [
     "rest_joints",
     "skeleton_forward",
     "forward",
+    "forward_from_rotations",
     "coco17_joints",
 ]
 
@@ -362,12 +364,13 @@ def _global_transforms(parents, rotations, joints_rest):
     return global_rot.reshape(lead + (num_joints, 3, 3)), global_pos.reshape(lead + (num_joints, 3))
 
 
-def _broadcast_inputs(betas, global_orient, transl, pose):
-    lead = jnp.broadcast_shapes(betas.shape[:-1], jnp.shape(transl)[:-1], pose.shape[:-2])
+def _broadcast_inputs(betas, transl, pose, pose_ndim=2):
+    """betas, transl and pose (..., *core) broadcast to their common leading axes."""
+    core = pose.shape[pose.ndim - pose_ndim:]
+    lead = jnp.broadcast_shapes(betas.shape[:-1], jnp.shape(transl)[:-1], pose.shape[:-pose_ndim])
     betas = jnp.broadcast_to(betas, lead + betas.shape[-1:])
     transl = jnp.broadcast_to(jnp.asarray(transl), lead + (3,))
-    pose = jnp.broadcast_to(pose, lead + pose.shape[-2:])
-    return betas, transl, pose
+    return betas, transl, jnp.broadcast_to(pose, lead + core)
 
 
 @jax.jit
@@ -384,7 +387,7 @@ def skeleton_forward(model, betas, global_orient, body_pose, transl):
     parents = model.parents[:num]
     pose = _full_pose(model, global_orient, body_pose, num)
     betas = _shape_betas(model, betas)
-    betas, transl, pose = _broadcast_inputs(betas, global_orient, transl, pose)
+    betas, transl, pose = _broadcast_inputs(betas, transl, pose)
     joints_rest = _rest_joints(model, betas, num)
     _, joints = _global_transforms(parents, axis_angle_to_matrix(pose), joints_rest)
     return joints + transl[..., None, :]
@@ -399,11 +402,44 @@ def forward(model, betas, global_orient, body_pose, transl, vertex_ids=None):
     Returns:
       {"vertices": (..., V or K, 3) m, "joints": (..., J, 3) m, all kinematic joints}.
     """
-    num_joints = model.num_joints
-    pose = _full_pose(model, global_orient, body_pose, num_joints)
+    pose = _full_pose(model, global_orient, body_pose, model.num_joints)
     betas = _shape_betas(model, betas)
-    betas, transl, pose = _broadcast_inputs(betas, global_orient, transl, pose)
-    rotations = axis_angle_to_matrix(pose)
+    betas, transl, pose = _broadcast_inputs(betas, transl, pose)
+    return _skin(model, betas, axis_angle_to_matrix(pose), transl, vertex_ids)
+
+
+@jax.jit
+def forward_from_rotations(model, betas, rotations, transl, vertex_ids=None):
+    """`forward` from local rotation matrices instead of axis-angle: what a network that
+    predicts rotations (6D -> matrix) feeds the losses, without an axis-angle round trip.
+
+    Args:
+      betas (..., S'); rotations (..., J', 3, 3) local rotations of joints 0..J'-1 (root first;
+      J' = 22 for global_orient + the 63-d body_pose, up to J); transl (..., 3) m.
+      The model's joints J'..J-1 take their `pose_mean` rotation (the SMPL-X / SMPL-H mean
+      hands), as a zero pose there does in `forward`. Body joints have a zero `pose_mean` in
+      every SMPL-family file, so `forward_from_rotations(axis_angle_to_matrix(pose))` equals
+      `forward(pose)`.
+    Returns:
+      as `forward`.
+    """
+    rotations = jnp.asarray(rotations)
+    given, total = rotations.shape[-3] if rotations.ndim >= 3 else 0, model.num_joints
+    if rotations.shape[-2:] != (3, 3) or not 1 <= given <= total:
+        raise ValueError(f"rotations must be (..., J', 3, 3) with 1 <= J' <= {total}, "
+                         f"got shape {rotations.shape}")
+    betas, transl, rotations = _broadcast_inputs(_shape_betas(model, betas), transl, rotations, 3)
+    if given < total:
+        rest = axis_angle_to_matrix(model.pose_mean[given:]).astype(rotations.dtype)
+        rest = jnp.broadcast_to(rest, rotations.shape[:-3] + rest.shape)
+        rotations = jnp.concatenate([rotations, rest], axis=-3)
+    return _skin(model, betas, rotations, transl, vertex_ids)
+
+
+def _skin(model, betas, rotations, transl, vertex_ids):
+    """FK + blend shapes + LBS from broadcast inputs: betas (..., S), rotations (..., J, 3, 3),
+    transl (..., 3)."""
+    num_joints = model.num_joints
     joints_rest = _rest_joints(model, betas, num_joints)
     global_rot, joints = _global_transforms(model.parents, rotations, joints_rest)
 

@@ -95,11 +95,28 @@ def _sanitize(batch: dict) -> dict:
             for k, v in batch.items()}
 
 
-def body_points(body, body_pose, betas, global_orient, transl):
+def body_points(body, betas, rotations, transl):
     """Camera-frame joints (B, L, 22, 3) and the sparse vertices (B, L, K, 3) of the losses, metres:
-    one body pass (FK + blend shapes + skinning of the K vertices only)."""
-    out = smpl.forward(body, betas, global_orient, body_pose, transl, vertex_ids=body.sparse_vertex_ids)
+    one body pass (FK + blend shapes + skinning of the K vertices only) from the local rotations
+    (B, L, 22, 3, 3) of ``pose_rotations`` / ``predicted_rotations``."""
+    out = smpl.forward_from_rotations(body, betas, rotations, transl,
+                                      vertex_ids=body.sparse_vertex_ids)
     return out["joints"][..., :skeletons.NUM_BODY_JOINTS, :], out["vertices"]
+
+
+def pose_rotations(global_orient, body_pose):
+    """Axis-angle global_orient (..., 3) + body_pose (..., 63) rad -> (..., 22, 3, 3)."""
+    pose = jnp.concatenate([global_orient, body_pose], axis=-1)
+    return axis_angle_to_matrix(pose.reshape(pose.shape[:-1] + (skeletons.NUM_BODY_JOINTS, 3)))
+
+
+def predicted_rotations(x):
+    """Unnormalised 151-d vectors (..., 151) -> local rotations (..., 22, 3, 3) of
+    global_orient_c + the 21 body joints, straight from 6D (``decode_motion`` goes on to
+    axis-angle, which the body pass would turn back into these matrices)."""
+    body = x[..., representation.BODY_POSE].reshape(x.shape[:-1] + (-1, 6))
+    root = x[..., None, representation.GLOBAL_ORIENT_C]
+    return rotation_6d_to_matrix(jnp.concatenate([root, body], axis=-2))
 
 
 def _targets(batch: dict, spec: ObjectiveSpec) -> dict:
@@ -109,8 +126,9 @@ def _targets(batch: dict, spec: ObjectiveSpec) -> dict:
     smpl_w = {"global_orient": batch["global_orient_w"], "transl": batch["transl_w"]}
     x = representation.encode_motion(smpl_c, smpl_w, batch["R_c2gv"],
                                      spec.velocity_convention, length)
-    joints, verts = body_points(spec.body, batch["body_pose"], batch["betas"],
-                                batch["global_orient_c"], batch["transl_c"])
+    joints, verts = body_points(
+        spec.body, batch["betas"],
+        pose_rotations(batch["global_orient_c"], batch["body_pose"]), batch["transl_c"])
     contact_w = batch["joints_w"][..., skeletons.CONTACT_JOINTS, :]
     return {
         "x_norm": normalization.normalize(x, spec.stats, spec.clip_std),
@@ -162,14 +180,13 @@ def _predictions(out: dict, K: jax.Array, bbox: jax.Array, spec: ObjectiveSpec) 
     joints / sparse vertices through pred_cam, and their bbox-normalised projections."""
     x_norm = out["x0"].astype(jnp.float32)
     x = normalization.denormalize(x_norm, spec.stats, spec.clip_std)
-    dec = representation.decode_motion(x)
-    rot_c = rotation_6d_to_matrix(x[..., representation.GLOBAL_ORIENT_C])
+    rotations = predicted_rotations(x)
+    rot_c = rotations[..., 0, :, :]
     rot_gv = rotation_6d_to_matrix(x[..., representation.GLOBAL_ORIENT_GV])
     pred_cam = out["pred_cam"].astype(jnp.float32)
     transl = camera.pred_cam_to_transl(pred_cam, bbox, K)
-    joints, verts = body_points(spec.body, dec["body_pose"], dec["betas"],
-                                dec["global_orient_c"], transl)
-    return {"x_norm": x_norm, "local_transl_vel": dec["local_transl_vel"],
+    joints, verts = body_points(spec.body, x[..., representation.BETAS], rotations, transl)
+    return {"x_norm": x_norm, "local_transl_vel": x[..., representation.LOCAL_TRANSL_VEL],
             "pred_cam": pred_cam, "contact_logits": out["contact_logits"].astype(jnp.float32),
             "joints": joints, "verts": verts,
             "c2gv": jnp.einsum("...ij,...kj->...ik", rot_gv, rot_c),   # R_gv R_c^T
@@ -319,16 +336,14 @@ def estimation_mpjpe(model, batch: dict, spec: ObjectiveSpec):
                 jnp.full((B,), ESTIMATION_T, jnp.int32), feats["f_cond"], length,
                 deterministic=True)
     zero_t = jnp.zeros((B, L, 3), jnp.float32)
-    gt, _ = body_points(spec.body, batch["body_pose"], batch["betas"], batch["global_orient_c"],
-                        zero_t)
+    gt, _ = body_points(spec.body, batch["betas"],
+                        pose_rotations(batch["global_orient_c"], batch["body_pose"]), zero_t)
     gt = gt - gt[..., :1, :]
     mask = losses.valid_mask(length, L) & ~_bool(batch["flag_2d_only"])[:, None]
 
     def mpjpe(x_norm):
-        dec = representation.decode_motion(
-            normalization.denormalize(x_norm, spec.stats, spec.clip_std))
-        joints, _ = body_points(spec.body, dec["body_pose"], batch["betas"],
-                                dec["global_orient_c"], zero_t)
+        x = normalization.denormalize(x_norm, spec.stats, spec.clip_std)
+        joints, _ = body_points(spec.body, batch["betas"], predicted_rotations(x), zero_t)
         err = jnp.linalg.norm(joints - joints[..., :1, :] - gt, axis=-1).mean(-1)
         return 1000.0 * jnp.sum(jnp.where(mask, err, 0.0)) / jnp.maximum(mask.sum(), 1)
 
