@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
 from genmo_jax.data import convert, fixtures, shards
-from genmo_jax.data.converters import common
+from genmo_jax.data.converters import common, humanml3d
 
 REST = fixtures.synthetic_rest_joints
 A = common.R_ZUP_TO_YUP
@@ -102,6 +102,9 @@ def test_humanml3d_crops_and_caption_windows(tmp_path):
         np.testing.assert_allclose(record["joints_w"][0, 0], pelvis, atol=1e-5)
         texts = [str(t) for t in record["caption_text"]]
         assert texts == [c[0] for c in item["captions"]]
+        read = humanml3d.read_captions(tmp_path / "hml" / "texts" / f"{clip}.txt")
+        assert [(c.text, c.start_s, c.end_s) for c in read] == [tuple(c) for c in item["captions"]]
+        assert [c.tokens for c in read] == [tuple(w + "/X" for w in c[0].split()) for c in item["captions"]]
         for (text, s, e), window in zip(item["captions"], record["caption_window"]):
             expected = (0, length) if s == e == 0 else (round(s * 30), round(e * 30))
             assert tuple(window) == expected

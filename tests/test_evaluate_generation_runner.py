@@ -30,9 +30,7 @@ def _args(params, data, *extra):
 @pytest.fixture(scope="module")
 def aist_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("aistpp")
-    fixtures.write_aistpp(root, with_music=True)
-    (root / "splits").mkdir()
-    (root / "splits" / "crossmodal_test.txt").write_text("\n".join(AIST_SEQUENCES) + "\n")  # the 3rd is ignored
+    fixtures.write_aistpp(root, with_music=True)   # splits/crossmodal_test.txt: the 3rd is ignored
     return root
 
 
@@ -41,7 +39,8 @@ def humanml_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("humanml3d")
     fixtures.write_amass(root / "amass")
     fixtures.write_humanml3d(root, root / "amass")
-    # R-precision ranks groups of 32 pairs: list the two fixture clips (3 captions) 11 times (33 pairs).
+    # The fixture's test.txt lists each id once; R-precision ranks groups of 32 pairs: list the
+    # two AMASS clips (3 captions) 11 times (33 pairs).
     (root / "test.txt").write_text("000000\n000001\n" * 11)
     return root
 
@@ -172,6 +171,18 @@ def test_text_gt_against_gt(humanml_root, tiny_random_export, tmp_path):
     assert gt["fid"] == pytest.approx(0, abs=1e-6)
     assert gt["r_precision_top3"] == pytest.approx(gt["gt_r_precision_top3"])
     assert gt["mm_dist"] == pytest.approx(gt["gt_mm_dist"])
+
+
+def test_humanml3d_test_split_of_the_fixture(tmp_path):
+    """The fixture's test.txt is the release's form (every id once, mirrored and HumanAct12 ids
+    too): the test set keeps the AMASS clips and skips the rest, as the converter does."""
+    fixtures.write_amass(tmp_path / "amass")
+    fixtures.write_humanml3d(tmp_path, tmp_path / "amass")
+    assert (tmp_path / "test.txt").read_text().split() == ["000000", "000001", "M000000", "000002"]
+    entries = generation_data.humanml3d_test_set(tmp_path, default_rest_joints(), None, None, 0.4, 10.0)
+    assert sorted((e["name"], e["caption"]) for e in entries) == [
+        ("000000", "a person walks forward."), ("000000", "then the person sways."),
+        ("000001", "someone strolls ahead slowly")]
 
 
 @pytest.mark.slow

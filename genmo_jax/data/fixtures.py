@@ -74,7 +74,8 @@ def write_amass(root, seed: int = 0) -> dict:
 
 
 def write_humanml3d(root, amass_root) -> dict:
-    """index.csv + texts/ referring to the AMASS fixture (write_amass first).
+    """index.csv + texts/ referring to the AMASS fixture (write_amass first), and the release's
+    split file test.txt (every id of index.csv, mirrored and HumanAct12 ones included, as there).
 
     Returns {clip id: dict(source, start, end, captions=[(text, start_s, end_s)])}.
     """
@@ -97,18 +98,20 @@ def write_humanml3d(root, amass_root) -> dict:
             lines = [f"{c}#{' '.join(w + '/X' for w in c.split())}#{s}#{e}"
                      for c, s, e in captions]
             (root / "texts" / new_name.replace(".npy", ".txt")).write_text("\n".join(lines))
+    (root / "test.txt").write_text("".join(Path(r[3]).stem + "\n" for r in rows))
     return {Path(r[3]).stem: dict(source=r[0], start=r[1], end=r[2], captions=r[4])
             for r in rows if not r[3].startswith("M") and "humanact12" not in r[0]}
 
 
 def write_aistpp(root, with_music: bool = False) -> dict:
     """AIST++ layout: motions/<seq>.pkl (60 fps, cm, scaling), cameras/mapping.txt and
-    cameras/<setting>.json (9 views), ignore_list.txt, and optionally wav/<music>.wav.
+    cameras/<setting>.json (9 views), ignore_list.txt, splits/crossmodal_test.txt (all three
+    sequences; the third is on the ignore list), and optionally wav/<music>.wav.
 
     Returns {seq: dict(smpl_poses (F, 72), smpl_trans (F, 3), smpl_scaling, cameras, music)}.
     """
     root = Path(root)
-    for folder in ("motions", "cameras", "wav"):
+    for folder in ("motions", "cameras", "wav", "splits"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     truth = {}
     sequences = ["gBR_sBM_cAll_d04_mBR0_ch01", "gPO_sFM_cAll_d10_mPO1_ch02",
@@ -133,6 +136,7 @@ def write_aistpp(root, with_music: bool = False) -> dict:
     (root / "cameras" / "mapping.txt").write_text(
         "\n".join(f"{s} setting1" for s in sequences) + "\n")
     (root / "ignore_list.txt").write_text(sequences[2] + "\n")
+    (root / "splits" / "crossmodal_test.txt").write_text("\n".join(sequences) + "\n")
     for index, seq in enumerate(sequences):
         num_frames = 121 + 20 * index
         poses = smooth_pose(num_frames, 24, 60.0, index).reshape(-1, 72)

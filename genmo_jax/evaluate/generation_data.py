@@ -90,17 +90,6 @@ def aistpp_test_set(src, rest_joints_fn, split_file=None, max_pieces=None) -> li
 # ----- text benchmarks -----
 
 
-def caption_tokens(path) -> list[list[str]]:
-    """The 'word/POS' tokens of each caption line of a HumanML3D texts/<id>.txt file, in the
-    order of `humanml3d.read_captions` (which returns caption, start and end)."""
-    tokens = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            fields = line.strip().split("#")
-            tokens.append(fields[1].split(" ") if len(fields) > 1 and fields[1].strip() else [])
-    return tokens
-
-
 def plain_tokens(caption: str) -> list[str]:
     """Untagged caption -> ['word/OTHER', ...] (lower case, punctuation stripped)."""
     words = ["".join(ch for ch in w if ch.isalnum()) for w in caption.lower().split()]
@@ -147,17 +136,16 @@ def humanml3d_test_set(src, rest_joints_fn, amass=None, split_file=None, min_sec
         length = int(record["transl"].shape[0])
         text_path = items[clip]["text"]
         captions = humanml3d.read_captions(text_path)
-        tokens = caption_tokens(text_path)
         vectors_path = src / "new_joint_vecs" / f"{clip}.npy"
         vectors = np.load(vectors_path) if vectors_path.is_file() else None
-        whole = [(c, t) for (c, s, e), t in zip(captions, tokens) if s == 0.0 and e == 0.0]
+        whole = [(c.text, list(c.tokens)) for c in captions if c.start_s == 0.0 and c.end_s == 0.0]
         chosen = []
         if whole:  # the loader draws one of the clip's untagged captions
             chosen.append((*whole[0 if one_per_clip else int(rng.integers(len(whole)))], 0, length))
         if not one_per_clip:
-            for (caption, start_s, end_s), caption_tok in zip(captions, tokens):
+            for caption, start_s, end_s, caption_tok in captions:
                 if not (start_s == 0.0 and end_s == 0.0):
-                    chosen.append((caption, caption_tok, int(round(start_s * schema.FPS)),
+                    chosen.append((caption, list(caption_tok), int(round(start_s * schema.FPS)),
                                    min(int(round(end_s * schema.FPS)), length), start_s, end_s))
         for caption, caption_tok, start, end, *tags in chosen:
             if end <= start or not _keep(end - start, min_seconds, max_seconds):

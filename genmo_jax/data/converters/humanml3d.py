@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,8 +36,17 @@ TRIM_SECONDS = {"Eyes_Japan_Dataset": 3.0, "MPI_HDM05": 3.0, "TotalCapture": 1.0
                 "MPI_Limits": 1.0, "Transitions_mocap": 0.5}
 
 
-def read_captions(path: str | os.PathLike) -> list[tuple[str, float, float]]:
-    """texts/<id>.txt -> [(caption, start_s, end_s)]; (0, 0) or NaN times = whole clip."""
+class Caption(NamedTuple):
+    """One line of a HumanML3D texts/<id>.txt file: ``caption#tokens#start#end``."""
+
+    text: str
+    start_s: float          # start_s = end_s = 0: the whole clip
+    end_s: float
+    tokens: tuple           # the 'word/POS' tokens (the T2M evaluator's input); () if none
+
+
+def read_captions(path: str | os.PathLike) -> list[Caption]:
+    """texts/<id>.txt -> its captions in file order; (0, 0) or NaN times = whole clip."""
     captions = []
     for line_number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -47,7 +57,7 @@ def read_captions(path: str | os.PathLike) -> list[tuple[str, float, float]]:
                              f"'caption#tokens#start#end', got {line!r}")
         start, end = float(fields[2]), float(fields[3])
         start, end = (0.0, 0.0) if np.isnan(start) or np.isnan(end) else (start, end)
-        captions.append((fields[0].strip(), start, end))
+        captions.append(Caption(fields[0].strip(), start, end, tuple(fields[1].split())))
     return captions
 
 
@@ -99,7 +109,7 @@ def convert_item(name: str, item: dict, rest_joints_fn, **_):
     if length < 1:
         return None
     texts, windows = [], []
-    for caption, start, end in read_captions(item["text"]):
+    for caption, start, end, _ in read_captions(item["text"]):
         if start == 0.0 and end == 0.0:
             window = (0, length)
         else:
