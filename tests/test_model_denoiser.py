@@ -314,3 +314,28 @@ def test_scan_layers_matches_the_unrolled_loop(remat):
     for x, y in zip(jax.tree.leaves(g_loop), jax.tree.leaves(g_scan)):
         np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-5, atol=1e-6)
     assert len(jax.tree.leaves(g_loop)) == 12
+
+
+def test_the_train_state_stores_the_layers_stacked(fresh):
+    """`state_lib.split_model` stacks `blocks` / `text_blocks` (one (N, ...) array per layer
+    parameter, RNG counters included) and `ModelDef.merge` hands layer i its slice back."""
+    from genmo_jax.train import state as state_lib
+
+    model = randomize(fresh, seed=5)
+    mdef, params, rest = state_lib.split_model(model)
+    assert mdef.stacked == ("text_blocks", "blocks")
+    kernel = params["blocks"]["attn"]["query"]["kernel"]
+    assert kernel.shape == (2, DIM, DIM) and params["text_blocks"]["mlp"]["fc1"]["kernel"].shape[0] == 2
+    np.testing.assert_array_equal(kernel[1], model.blocks[1].attn.query.kernel[...])
+    assert rest["blocks"]["attn"]["dropout"]["rngs"]["count"].shape == (2,)
+    before = params_io.flat_variables(model)
+    merged = mdef.merge(params, rest)
+    after = params_io.flat_variables(merged)
+    assert after.keys() == before.keys()
+    for name in before:
+        np.testing.assert_array_equal(after[name], before[name], err_msg=name)
+    bumped = jax.tree.map(lambda x: x, params)
+    bumped["blocks"]["attn"]["query"]["kernel"] = kernel.at[1].add(1.0)
+    moved = mdef.merge(bumped, rest)
+    np.testing.assert_array_equal(moved.blocks[1].attn.query.kernel[...], kernel[1] + 1.0)
+    np.testing.assert_array_equal(moved.blocks[0].attn.query.kernel[...], kernel[0])

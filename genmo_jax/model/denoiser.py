@@ -32,7 +32,8 @@ bfloat16; RoPE, softmax and LayerNorm statistics stay float32 inside, and the ou
 float32. The layers are stored one module per layer (a one-to-one mapping onto the release's
 per-layer state dict, `gem_compat`) and run as one `lax.scan` over their stacked states
 (`scan_layers`), so compile time does not grow with depth; `c.model.remat = True` recomputes
-each layer's activations in the backward pass instead of storing them.
+each layer's activations in the backward pass instead of storing them. The train state keeps
+the lists named in `stacked_layers` stacked (`train/state.split_model`).
 
 The classifier-free-guidance branch of the release is the same call with f_uncond and the text
 multiplied by 0 (which still leaves "bias + position" text keys, exactly as the release).
@@ -163,6 +164,8 @@ class Denoiser(nnx.Module):
         self.blocks = nnx.List([
             RoPEBlock(dim, heads, ratio, window=self.window, dropout=dropout, rngs=rngs)
             for _ in range(self.num_layers)])
+        # The train state stores these lists stacked (train/state.split_model).
+        self.stacked_layers = ("text_blocks", "blocks") if self.use_text else ("blocks",)
         self.final_layer = Mlp(dim, dim, MOTION_DIM, approximate_gelu=False, rngs=rngs)
         self.pred_cam_head = Mlp(dim, dim, 3, approximate_gelu=False, rngs=rngs)
         self.static_conf_head = Mlp(dim, dim, NUM_CONTACTS, approximate_gelu=False, rngs=rngs)

@@ -3,8 +3,8 @@
 ``TrainState`` = ``{"step": int32 (), "params": ..., "rest": ..., "opt_state": ..., "ema": ...}``
 where ``params`` / ``rest`` are the pure-dict forms (``nnx.to_pure_dict``) of
 ``nnx.split(model, nnx.Param, ...)``: learnable parameters, and everything else a module holds
-(BatchNorm statistics, RNG streams). The module structure (``graphdef``) is static and lives in
-``ModelDef``. Plain nested dicts keep the checkpoint tree readable, make the exported names
+(BatchNorm statistics, RNG streams), with the model's layer lists stacked (``split_model``).
+The module structure (``graphdef``) is static and lives in ``ModelDef``. Plain nested dicts keep the checkpoint tree readable, make the exported names
 (``a.b.kernel``) obvious, and are tree-mode safe (no Variables cross a jit boundary).
 """
 
@@ -30,10 +30,11 @@ class ModelDef:
     graphdef: Any
     abstract_params: Any   # nnx.State templates used to turn pure dicts back into States
     abstract_rest: Any
+    stacked: tuple = ()    # top-level layer lists stored stacked (see ``split_model``)
 
     def merge(self, params: Any, rest: Any) -> nnx.Module:
-        p = _replace(self.abstract_params, params)
-        r = _replace(self.abstract_rest, rest)
+        p = _replace(self.abstract_params, unstack_layers(params, self.stacked))
+        r = _replace(self.abstract_rest, unstack_layers(rest, self.stacked))
         return nnx.merge(self.graphdef, p, r)
 
 
@@ -43,11 +44,52 @@ def _replace(template: Any, pure: Any) -> Any:
     return state
 
 
+def stack_layers(pure: dict, names: tuple) -> dict:
+    """{name: {0: tree, 1: tree, ...}} -> {name: tree of (N, ...) arrays} for each name."""
+    out = dict(pure)
+    for name in names:
+        if name in out:
+            layers = out[name]
+            out[name] = jax.tree.map(_stack, *(layers[i] for i in range(len(layers))))
+    return out
+
+
+def _stack(*xs):
+    if isinstance(xs[0], jax.ShapeDtypeStruct):     # abstract models (nnx.eval_shape)
+        return jax.ShapeDtypeStruct((len(xs),) + xs[0].shape, xs[0].dtype)
+    return jnp.stack(xs)
+
+
+def _take(x, i):
+    if isinstance(x, jax.ShapeDtypeStruct):
+        return jax.ShapeDtypeStruct(x.shape[1:], x.dtype)
+    return x[i]
+
+
+def unstack_layers(pure: dict, names: tuple) -> dict:
+    """The inverse of ``stack_layers``."""
+    out = dict(pure)
+    for name in names:
+        if name in out:
+            count = jax.tree.leaves(out[name])[0].shape[0]
+            out[name] = {i: jax.tree.map(lambda x: _take(x, i), out[name]) for i in range(count)}
+    return out
+
+
 def split_model(model: nnx.Module) -> tuple[ModelDef, dict, dict]:
-    """(ModelDef, params, rest) with params/rest as pure nested dicts of arrays."""
+    """(ModelDef, params, rest) with params/rest as pure nested dicts of arrays.
+
+    The model's ``stacked_layers`` (top-level lists of identical layers, e.g. the denoiser's
+    ``blocks``) are stored stacked, one (N, ...) array per parameter of a layer: the optimizer,
+    the EMA and the checkpoint then handle 36 arrays instead of 576 at full size (one XLA
+    kernel per array and update: half the full step's kernels were the optimizer's), and the
+    layer scan gets its stack as is. ``ModelDef.merge`` gives the module its layers back.
+    """
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    mdef = ModelDef(graphdef, params, rest)
-    return mdef, nnx.to_pure_dict(params), nnx.to_pure_dict(rest)
+    stacked = tuple(getattr(model, "stacked_layers", ()))
+    mdef = ModelDef(graphdef, params, rest, stacked)
+    return (mdef, stack_layers(nnx.to_pure_dict(params), stacked),
+            stack_layers(nnx.to_pure_dict(rest), stacked))
 
 
 def learning_rate_schedule(train_cfg) -> optax.Schedule:

@@ -92,8 +92,7 @@ def make_train_step(mdef: state_lib.ModelDef, loss_fn: LossFn,
                            rest)
         _reseed(model, jax.random.fold_in(key, 1))
         loss, metrics = loss_fn(model, batch, jax.random.fold_in(key, 2))
-        _, _, new_rest = nnx.split(model, nnx.Param, ...)
-        new_rest = nnx.to_pure_dict(new_rest)
+        _, _, new_rest = state_lib.split_model(model)
         # BatchNorm statistics etc. keep their stored dtype whatever the compute dtype was.
         new_rest = jax.tree.map(lambda n, o: n.astype(o.dtype), new_rest, rest)
         return loss.astype(jnp.float32), (metrics, new_rest)
