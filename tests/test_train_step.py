@@ -44,13 +44,31 @@ def _one_step(mesh_shape, **kw):
     return jax.device_get(new_state), jax.device_get(metrics)
 
 
+def _adam_mu(state):
+    """The AdamW first moment after one step: (1 - b1) x the gradient, in the params' layout."""
+    return [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(state["opt_state"])
+            if "mu" in jax.tree_util.keystr(path)]
+
+
 def test_same_loss_and_params_on_every_mesh():
     results = {shape: _one_step(shape) for shape in [(8, 1), (4, 2), (1, 1)]}
     ref_state, ref_metrics = results[(1, 1)]
+    b1 = float(train_toy.get_config().train.b1)
+    ref_grads = [np.asarray(mu) / (1 - b1) for mu in _adam_mu(ref_state)]
+    # Adam's first update is lr * g / (|g| + eps): for an all but cancelled gradient (|g| of 1e-7)
+    # float noise of the reduction order moves it by a visible fraction of lr. Gradients are
+    # compared everywhere; params where the update is well conditioned (nearly all of them).
+    assert len(ref_grads) == len(jax.tree.leaves(ref_state["params"]))
+    conditioned = [np.abs(g) > 1e-5 for g in ref_grads]
+    assert sum(m.sum() for m in conditioned) > 0.99 * sum(m.size for m in conditioned)
     for shape, (st, m) in results.items():
         np.testing.assert_allclose(m["loss"], ref_metrics["loss"], rtol=1e-6, err_msg=str(shape))
-        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
-                     st["params"], ref_state["params"])
+        for g, g_ref in zip(_adam_mu(st), _adam_mu(ref_state)):
+            np.testing.assert_allclose(g, g_ref, rtol=1e-5, atol=1e-9, err_msg=str(shape))
+        for p, p_ref, ok in zip(jax.tree.leaves(st["params"]), jax.tree.leaves(ref_state["params"]),
+                                conditioned):
+            np.testing.assert_allclose(np.asarray(p)[ok], np.asarray(p_ref)[ok], rtol=1e-5,
+                                       atol=1e-6, err_msg=str(shape))
         assert int(st["step"]) == 1
     # the step changed the params (the EMA moved away from them by 1 - decay)
     diff = jax.tree.map(lambda a, b: float(np.abs(np.asarray(a) - np.asarray(b)).max()),
