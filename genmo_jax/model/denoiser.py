@@ -125,7 +125,9 @@ def scan_layers(layers: list, h, apply, *, remat: bool = False, update_state: bo
 
     def body(carry, state):
         layer = nnx.merge(graphdef, state)
-        return apply(layer, carry), nnx.state(layer)
+        # Only what a call can change (RNG counters, batch statistics) leaves the loop: stacking
+        # the params as outputs too would copy every layer's weights on each call.
+        return apply(layer, carry), nnx.state(layer, nnx.Not(nnx.Param))
 
     h, new_state = jax.lax.scan(jax.checkpoint(body) if remat else body, h, stacked,
                                 unroll=unroll)
