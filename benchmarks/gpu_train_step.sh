@@ -11,9 +11,13 @@
 # then run it there as one call: command `bash benchmarks/gpu_train_step.sh`, carry
 # [".gpu_train", ".whl"], timeout_s 600. FLOPs: XLA analyses the lowered program on CPU only,
 # so pass the CPU count of the same sizes (`--compile-only` here) as FLOPS_FULL (GFLOP/step):
-# full size, B=64, L=120, bf16: 43209.92 GFLOP/step (measured 2026-11-26, the default below).
-# Measured on an H100 (RESULTS.md, "Train step", GPU): the full step at B=128 needs 105 GiB
-# without remat (does not fit 80 GiB) and compiles in ~3.5 min; tiny took > 60 s to compile.
+# full size, B=64, L=120, bf16: 43213.22 GFLOP/step (model FLOPs, no remat recompute; measured
+# 2026-11-27, the default below).
+# Measured on an H100 (RESULTS.md, "Train step", GPU, session 4, before the program was halved):
+# the full step at B=128 needs 105 GiB without remat (does not fit 80 GiB) and compiled in
+# ~3.5 min; tiny took > 60 s. Since session 5 the full step has 5.7 k XLA fusions instead of
+# 12.4 k (compile on CPU x0.56); with remat at B=64 XLA's CPU plan needs 10.9 GiB of
+# temporaries (55.6 GiB without). Run it as `FULL_SET=model.remat=true bash ...`.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
@@ -30,5 +34,5 @@ bench() {   # name timeout_s args...
     | grep -v "^[IW][0-9]" | tee "$OUT/$name.log"
 }
 bench full_b64 ${FULL_TIMEOUT:-540} --config configs/full.py --batch 64 \
-  --flops-per-step "${FLOPS_FULL:-43209.92}" ${FULL_SET:+--set $FULL_SET}
+  --flops-per-step "${FLOPS_FULL:-43213.22}" ${FULL_SET:+--set $FULL_SET}
 echo "=== done ($(date +%T))"

@@ -43,7 +43,8 @@ def _parse():
                    help="save the first batch of --shards (all keys) to FILE.npz and exit: the "
                         "--batch-npz input on a machine without grain (benchmarks/gpu_train_step.sh)")
     p.add_argument("--compile-only", action="store_true",
-                   help="only lower + compile the step: print compile time and XLA FLOPs")
+                   help="only lower + compile the step: print compile time, program size and "
+                        "XLA FLOPs")
     p.add_argument("--flops-per-step", type=float, default=0.0,
                    help="GFLOP per step to use instead of XLA's count (its lowered-program cost "
                         "analysis is CPU-only: on GPU pass the CPU figure for the same sizes)")
@@ -63,6 +64,16 @@ def _peak_flops(jax, jnp, dtype):
         f(x).block_until_ready()
         best = min(best, time.perf_counter() - t)
     return 2 * n ** 3 / best
+
+
+def _program_stats(compiled):
+    """Size of the compiled step: XLA fusions (each a kernel to generate: what dominates a GPU
+    compile), while loops, and the temporary memory XLA planned (GiB)."""
+    text = compiled.as_text()
+    memory = compiled.memory_analysis()
+    temp = f"{memory.temp_size_in_bytes / 2 ** 30:.2f} GiB" if memory is not None else "n/a"
+    return (f"{text.count(' fusion(')} fusions, {text.count(' while(')} while loops, "
+            f"temp memory {temp}")
 
 
 def main():
@@ -187,7 +198,8 @@ def main():
             glob = glob_cur if name == "current" else glob_all
             compiled[name] = step.lower(state, glob[0], rng).compile()
             compile_s = time.perf_counter() - t0
-            print(f"[{name}] compiled in {compile_s:.1f} s", flush=True)
+            print(f"[{name}] compiled in {compile_s:.1f} s; {_program_stats(compiled[name])}",
+                  flush=True)
             results[name] = {"compile_s": compile_s, "flops": unrolled_flops(name, glob[0]),
                              "times": []}
             print(f"[{name}] XLA flops/step {results[name]['flops'] / 1e9:.2f} GFLOP", flush=True)

@@ -339,3 +339,6 @@ def test_the_train_state_stores_the_layers_stacked(fresh):
     moved = mdef.merge(bumped, rest)
     np.testing.assert_array_equal(moved.blocks[1].attn.query.kernel[...], kernel[1] + 1.0)
     np.testing.assert_array_equal(moved.blocks[0].attn.query.kernel[...], kernel[0])
+    per_layer = dict(params, blocks={str(i): jax.tree.map(lambda x: x[i], params["blocks"]) for i in range(2)})
+    with pytest.raises(ValueError, match="'blocks' holds one entry per layer"):
+        mdef.merge(per_layer, rest)

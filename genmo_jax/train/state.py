@@ -71,6 +71,10 @@ def unstack_layers(pure: dict, names: tuple) -> dict:
     out = dict(pure)
     for name in names:
         if name in out:
+            if set(map(str, out[name])) == {str(i) for i in range(len(out[name]))}:
+                raise ValueError(f"'{name}' holds one entry per layer, not the stacked layout of "
+                                 f"train/state.split_model (a train state written before "
+                                 f"2026-11-27?): it cannot be used with this version")
             count = jax.tree.leaves(out[name])[0].shape[0]
             out[name] = {i: jax.tree.map(lambda x: _take(x, i), out[name]) for i in range(count)}
     return out
