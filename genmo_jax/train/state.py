@@ -4,8 +4,9 @@
 where ``params`` / ``rest`` are the pure-dict forms (``nnx.to_pure_dict``) of
 ``nnx.split(model, nnx.Param, ...)``: learnable parameters, and everything else a module holds
 (BatchNorm statistics, RNG streams), with the model's layer lists stacked (``split_model``).
-The module structure (``graphdef``) is static and lives in ``ModelDef``. Plain nested dicts keep the checkpoint tree readable, make the exported names
-(``a.b.kernel``) obvious, and are tree-mode safe (no Variables cross a jit boundary).
+The module structure (``graphdef``) is static and lives in ``ModelDef``. Plain nested dicts keep
+the checkpoint tree readable, make the exported names (``a.b.kernel``) obvious, and are
+tree-mode safe (no Variables cross a jit boundary).
 """
 
 from __future__ import annotations

@@ -28,14 +28,14 @@ _COMPUTE_DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 def _reseed(model: nnx.Module, key: jax.Array) -> None:
     """Every RNG stream of the model (dropout, ...) restarts from its own key split from ``key``
     (counter 0), so model randomness is a pure function of (seed, step) and independent of the
-    saved state. One split for all streams: a fold_in per stream (``nnx.reseed``) put ~90
+    saved state. One split for all streams: a fold_in per stream (``nnx.reseed``) put 93
     separate threefry hashes into the full-size step."""
     streams = [node for _, node in nnx.iter_graph(model) if isinstance(node, nnx.RngStream)]
     if not streams:
         return
     for stream, stream_key in zip(streams, jax.random.split(key, len(streams))):
         stream.key.set_value(stream_key)
-        stream.count.set_value(jnp.zeros((), jnp.uint32))
+        stream.count.set_value(jnp.zeros(stream_key.shape, jnp.uint32))
 
 
 def _cast_floats(tree: Any, dtype) -> Any:
