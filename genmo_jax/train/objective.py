@@ -252,7 +252,8 @@ def genmo_terms(model, batch: dict, key: jax.Array, spec: ObjectiveSpec) -> dict
     generation pass run as ONE denoiser call and ONE body pass on the 2B rows [estimation;
     generation] (same keys, conditions, noise and terms as the two sequential passes; half the
     program to compile). With 2D-only data the generation input of those rows is the
-    estimation output, so the passes run one after the other.
+    estimation output, so the passes run one after the other; the conditions of both modes
+    are still embedded in one call on 2B rows (they do not depend on either pass).
     """
     batch = _sanitize(batch)
     B, L = batch["obs"].shape[:2]
@@ -267,30 +268,38 @@ def genmo_terms(model, batch: dict, key: jax.Array, spec: ObjectiveSpec) -> dict
     out_terms = {}
     both = "estimation" in spec.modes and "generation" in spec.modes
 
-    def run(x_t, t, cond, text_on, rows=1):
-        feats = model.embed_conditions(cond, deterministic=False)
+    def denoise(x_t, t, f_cond, text_on, rows=1):
         txt = None if text is None else jnp.tile(text, (rows, 1, 1, 1)) * \
             text_on[:, None, None, None].astype(text.dtype)
         win = None if windows is None else jnp.tile(windows, (rows, 1, 1))
-        return model(x_t, t, feats["f_cond"], jnp.tile(length, rows), text=txt,
+        return model(x_t, t, f_cond, jnp.tile(length, rows), text=txt,
                      text_windows=win, deterministic=False)
 
+    def embed(cond):
+        return model.embed_conditions(cond, deterministic=False)["f_cond"]
+
     cond_e, text_on_e, weak = _conditions(batch, k_cond_e, False, spec)
+    if "generation" in spec.modes:
+        # Both modes' conditions in one embedder call on 2B rows: neither depends on a pass.
+        cond_g, text_on_g, _ = _conditions(batch, k_cond_g, True, spec)
+        f_cond_e, f_cond_g = jnp.split(embed(_stack_rows(cond_e, cond_g)), 2)
+    else:
+        f_cond_e = embed(cond_e)
     x_e = jnp.zeros((B, L, representation.MOTION_DIM), jnp.float32)
     t_e = jnp.full((B,), ESTIMATION_T, jnp.int32)
     est_rows = jnp.ones((B,), bool) if spec.mode_selection == "both" else ~weak
     all_rows = jnp.ones((B,), bool)
 
-    def generation_input(x_start):
-        cond_g, text_on_g, _ = _conditions(batch, k_cond_g, True, spec)
+    def noised(x_start):
         t = jax.random.randint(k_t, (B,), 0, spec.noise.num_timesteps)
         noise = jax.random.normal(k_noise, x_start.shape, jnp.float32)
-        return schedule_lib.q_sample(spec.noise, x_start, t, noise), t, cond_g, text_on_g
+        return schedule_lib.q_sample(spec.noise, x_start, t, noise), t
 
     if both and not spec.twod_rows:
-        x_g, t_g, cond_g, text_on_g = generation_input(tgt["x_norm"])
-        out = run(jnp.concatenate([x_e, x_g]), jnp.concatenate([t_e, t_g]),
-                  _stack_rows(cond_e, cond_g), jnp.concatenate([text_on_e, text_on_g]), rows=2)
+        x_g, t_g = noised(tgt["x_norm"])
+        out = denoise(jnp.concatenate([x_e, x_g]), jnp.concatenate([t_e, t_g]),
+                      jnp.concatenate([f_cond_e, f_cond_g]),
+                      jnp.concatenate([text_on_e, text_on_g]), rows=2)
         pred = _predictions(out, jnp.tile(batch["K"], (2, 1, 1, 1)),
                             jnp.tile(batch["bbox_xys"], (2, 1, 1)), spec)
         pred_e, pred_g = _rows(pred, 0, B), _rows(pred, B, 2 * B)
@@ -298,14 +307,14 @@ def genmo_terms(model, batch: dict, key: jax.Array, spec: ObjectiveSpec) -> dict
     else:
         # Estimation pass: trained in estimation mode, and the pseudo-clean motion of 2D-only
         # rows (A6), which the generation pass then noises and denoises.
-        out_e = run(x_e, t_e, cond_e, text_on_e)
+        out_e = denoise(x_e, t_e, f_cond_e, text_on_e)
         pred_e = _predictions(out_e, batch["K"], batch["bbox_xys"], spec)
         pseudo_x = jax.lax.stop_gradient(pred_e["x_norm"])
         pred_g = None
         if "generation" in spec.modes:
             x_start = jnp.where(twod[:, None, None], pseudo_x, tgt["x_norm"])
-            x_g, t_g, cond_g, text_on_g = generation_input(x_start)
-            out_g = run(x_g, t_g, cond_g, text_on_g)
+            x_g, t_g = noised(x_start)
+            out_g = denoise(x_g, t_g, f_cond_g, text_on_g)
             pred_g = _predictions(out_g, batch["K"], batch["bbox_xys"], spec)
     if "estimation" in spec.modes:
         for k, v in _mode_terms(pred_e, batch, tgt, masks, est_rows, incam, spec,
