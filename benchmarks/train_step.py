@@ -43,8 +43,8 @@ def _parse():
                    help="save the first batch of --shards (all keys) to FILE.npz and exit: the "
                         "--batch-npz input on a machine without grain (benchmarks/gpu_train_step.sh)")
     p.add_argument("--compile-only", action="store_true",
-                   help="only lower + compile the step: print compile time, program size and "
-                        "XLA FLOPs")
+                   help="only lower + compile the step: print compile time, program size (with "
+                        "the fusions by origin) and XLA FLOPs")
     p.add_argument("--flops-per-step", type=float, default=0.0,
                    help="GFLOP per step to use instead of XLA's count (its lowered-program cost "
                         "analysis is CPU-only: on GPU pass the CPU figure for the same sizes)")
@@ -66,14 +66,31 @@ def _peak_flops(jax, jnp, dtype):
     return 2 * n ** 3 / best
 
 
-def _program_stats(compiled):
+def _program_stats(compiled, breakdown=False):
     """Size of the compiled step: XLA fusions (each a kernel to generate: what dominates a GPU
-    compile), while loops, and the temporary memory XLA planned (GiB)."""
+    compile), while loops, and the temporary memory XLA planned (GiB). breakdown: also the
+    fusions grouped by origin (the first jitted function in their op metadata, else the layer
+    scan, the forward/backward pass or the top level: optimizer, EMA, casts)."""
+    import collections
+    import re
+
     text = compiled.as_text()
     memory = compiled.memory_analysis()
     temp = f"{memory.temp_size_in_bytes / 2 ** 30:.2f} GiB" if memory is not None else "n/a"
-    return (f"{text.count(' fusion(')} fusions, {text.count(' while(')} while loops, "
-            f"temp memory {temp}")
+    stats = (f"{text.count(' fusion(')} fusions, {text.count(' while(')} while loops, "
+             f"temp memory {temp}")
+    if not breakdown:
+        return stats
+    origins = collections.Counter()
+    for line in text.splitlines():
+        if " fusion(" not in line:
+            continue
+        op_name = re.search(r'op_name="([^"]*)"', line)
+        op_name = op_name.group(1) if op_name else ""
+        functions = [f for f in re.findall(r"jit\(([^()]+)\)", op_name) if f != "train_step"]
+        origins[functions[0] if functions else "layer scan" if "while" in op_name else
+                "forward/backward" if "jvp(" in op_name else "top level"] += 1
+    return stats + "".join(f"\n    {n:6d} {origin}" for origin, n in origins.most_common(12))
 
 
 def main():
@@ -198,7 +215,8 @@ def main():
             glob = glob_cur if name == "current" else glob_all
             compiled[name] = step.lower(state, glob[0], rng).compile()
             compile_s = time.perf_counter() - t0
-            print(f"[{name}] compiled in {compile_s:.1f} s; {_program_stats(compiled[name])}",
+            print(f"[{name}] compiled in {compile_s:.1f} s; "
+                  f"{_program_stats(compiled[name], args.compile_only)}",
                   flush=True)
             results[name] = {"compile_s": compile_s, "flops": unrolled_flops(name, glob[0]),
                              "times": []}

@@ -137,13 +137,9 @@ def _targets(batch: dict, spec: ObjectiveSpec) -> dict:
         "verts_2d": losses.project_to_bbox01(verts, batch["K"], batch["bbox_xys"]),
         "pred_cam": camera.transl_to_pred_cam(batch["transl_c"], batch["bbox_xys"], batch["K"]),
         "contacts": contacts.contact_labels(contact_w).astype(jnp.float32),
-        "rot_w": _rot(batch["global_orient_w"]),
+        "rot_w": axis_angle_to_matrix(batch["global_orient_w"]),
         "kp2d_01": losses.pixels_to_bbox01(batch["kp2d"][..., :2], batch["bbox_xys"]),
     }
-
-
-def _rot(aa):
-    return axis_angle_to_matrix(aa)
 
 
 def _conditions(batch: dict, key, generation: bool, spec: ObjectiveSpec):
