@@ -17,7 +17,8 @@
 # the full step at B=128 needs 105 GiB without remat (does not fit 80 GiB) and compiled in
 # ~3.5 min; tiny took > 60 s. Since session 5 the full step has 5.7 k XLA fusions instead of
 # 12.4 k (compile on CPU x0.56); with remat at B=64 XLA's CPU plan needs 10.9 GiB of
-# temporaries (55.6 GiB without). Run it as `FULL_SET=model.remat=true bash ...`.
+# temporaries (55.6 GiB without). Run it as `FULL_SET=model.remat=true bash ...`; PROFILE=1
+# also traces 3 steps and prints where the device time goes (benchmarks/trace_summary.py).
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
@@ -34,5 +35,6 @@ bench() {   # name timeout_s args...
     | grep -v "^[IW][0-9]" | tee "$OUT/$name.log"
 }
 bench full_b64 ${FULL_TIMEOUT:-540} --config configs/full.py --batch 64 \
-  --flops-per-step "${FLOPS_FULL:-43213.22}" ${FULL_SET:+--set $FULL_SET}
+  --flops-per-step "${FLOPS_FULL:-43213.22}" ${FULL_SET:+--set $FULL_SET} \
+  ${PROFILE:+--profile /tmp/trace}
 echo "=== done ($(date +%T))"

@@ -3,7 +3,7 @@
     python benchmarks/train_step.py --config configs/tiny.py --shards DIR [--devices 8]
         [--batch 16] [--window 120] [--steps 5] [--set model.latent_dim=512 ...]
         [--baseline-objective OLD_OBJECTIVE.py] [--compile-only] [--flops-per-step GFLOP]
-        [--save-batch FILE.npz]
+        [--save-batch FILE.npz] [--profile DIR]
 
 Runs the real GENMO train step (dual-mode objective, denoiser, open body) on batches of the
 procedural world (DIR: shards + stats.npz from `python -m genmo_jax.data.procedural` and
@@ -48,6 +48,9 @@ def _parse():
     p.add_argument("--flops-per-step", type=float, default=0.0,
                    help="GFLOP per step to use instead of XLA's count (its lowered-program cost "
                         "analysis is CPU-only: on GPU pass the CPU figure for the same sizes)")
+    p.add_argument("--profile", default="",
+                   help="after timing, trace 3 more steps into DIR and print where the device "
+                        "time goes (benchmarks/trace_summary.py)")
     p.add_argument("--baseline-objective", default="",
                    help="an objective.py to time side by side with the current one")
     return p.parse_args()
@@ -255,6 +258,15 @@ def main():
               f"one-device matmul peak {peak/1e9:.1f} GFLOP/s; MFU {achieved / peak:.1%} "
               f"(of one device); first-step loss {r['loss']:.4f}")
         r["step_s"] = step_s
+    if args.profile:
+        from trace_summary import summarize
+        profiled = 3
+        with jax.profiler.trace(args.profile, create_perfetto_trace=True):
+            for i in range(profiled):
+                states["current"], m = compiled["current"](
+                    states["current"], glob_cur[1 + i % (len(batches) - 1)], rng)
+            jax.block_until_ready(m)
+        print(summarize(args.profile, steps=profiled), flush=True)
     if "baseline" in results:
         cur, base = results["current"], results["baseline"]
         print(f"current / baseline: step time x{cur['step_s'] / base['step_s']:.2f}, "
