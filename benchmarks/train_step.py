@@ -3,7 +3,7 @@
     python benchmarks/train_step.py --config configs/tiny.py --shards DIR [--devices 8]
         [--batch 16] [--window 120] [--steps 5] [--set model.latent_dim=512 ...]
         [--baseline-objective OLD_OBJECTIVE.py] [--compile-only] [--flops-per-step GFLOP]
-        [--save-batch FILE.npz] [--profile DIR]
+        [--save-batch FILE.npz] [--profile DIR] [--hlo-out FILE.txt.gz]
 
 Runs the real GENMO train step (dual-mode objective, denoiser, open body) on batches of the
 procedural world (DIR: shards + stats.npz from `python -m genmo_jax.data.procedural` and
@@ -48,6 +48,9 @@ def _parse():
     p.add_argument("--flops-per-step", type=float, default=0.0,
                    help="GFLOP per step to use instead of XLA's count (its lowered-program cost "
                         "analysis is CPU-only: on GPU pass the CPU figure for the same sizes)")
+    p.add_argument("--hlo-out", default="",
+                   help="write the compiled (optimised) step's HLO text, gzipped, to FILE: names "
+                        "its fusions as the --profile kernels are named")
     p.add_argument("--profile", default="",
                    help="after timing, trace 3 more steps into DIR and print where the device "
                         "time goes (benchmarks/trace_summary.py)")
@@ -218,6 +221,10 @@ def main():
             glob = glob_cur if name == "current" else glob_all
             compiled[name] = step.lower(state, glob[0], rng).compile()
             compile_s = time.perf_counter() - t0
+            if args.hlo_out and name == "current":
+                import gzip
+                with gzip.open(args.hlo_out, "wt") as f:
+                    f.write(compiled[name].as_text())
             print(f"[{name}] compiled in {compile_s:.1f} s; "
                   f"{_program_stats(compiled[name], args.compile_only)}",
                   flush=True)
