@@ -13,12 +13,12 @@
 # so pass the CPU count of the same sizes (`--compile-only` here) as FLOPS_FULL (GFLOP/step):
 # full size, B=64, L=120, bf16: 43213.22 GFLOP/step (model FLOPs, no remat recompute; measured
 # 2026-11-27, the default below).
-# Measured on an H100 (RESULTS.md, "Train step", GPU, session 4, before the program was halved):
-# the full step at B=128 needs 105 GiB without remat (does not fit 80 GiB) and compiled in
-# ~3.5 min; tiny took > 60 s. Since session 5 the full step has 5.7 k XLA fusions instead of
-# 12.4 k (compile on CPU x0.56); with remat at B=64 XLA's CPU plan needs 10.9 GiB of
-# temporaries (55.6 GiB without). Run it as `FULL_SET=model.remat=true bash ...`; PROFILE=1
-# also traces 3 steps and prints where the device time goes (benchmarks/trace_summary.py).
+# Measured on an H100 (RESULTS.md, "Train step", session 6): with `model.remat=true` at B=64 the
+# step compiles in 2-2.5 min (1 987 fusions) and runs at 0.231-0.235 s/step (~275 samples/s,
+# 23-24 % MFU); without remat B=64 needs 50.9 GiB of temporaries and runs out of memory. So run
+# with remat (FULL_SET's default; FULL_SET= turns it off) and >= 300 s for the benchmark.
+# PROFILE=1 also traces 3 steps and prints where the device time goes (trace_summary.py);
+# HLO=1 writes the compiled step's HLO to $OUT (its fusions carry the profile's kernel names).
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
@@ -27,6 +27,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import jax, flax, optax; print('jax', jax.__version__, 'flax', flax.__version__, \
 'optax', optax.__version__, jax.devices())" | tee -a "$OUT/gpu.txt"
 D=.gpu_train
+FULL_SET=${FULL_SET-model.remat=true}
 bench() {   # name timeout_s args...
   local name=$1 limit=$2; shift 2
   echo "=== $name ($(date +%T))"
@@ -36,5 +37,5 @@ bench() {   # name timeout_s args...
 }
 bench full_b64 ${FULL_TIMEOUT:-540} --config configs/full.py --batch 64 \
   --flops-per-step "${FLOPS_FULL:-43213.22}" ${FULL_SET:+--set $FULL_SET} \
-  ${PROFILE:+--profile /tmp/trace}
+  ${PROFILE:+--profile /tmp/trace} ${HLO:+--hlo-out "$OUT/full_b64.hlo.txt.gz"}
 echo "=== done ($(date +%T))"
