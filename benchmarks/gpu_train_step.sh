@@ -16,7 +16,9 @@
 # Measured on an H100 (RESULTS.md, "Train step", session 6): with `model.remat=true` at B=64 the
 # step compiles in 2-2.5 min (1 987 fusions) and runs at 0.231-0.235 s/step (~275 samples/s,
 # 23-24 % MFU); without remat B=64 needs 50.9 GiB of temporaries and runs out of memory. So run
-# with remat (FULL_SET's default; FULL_SET= turns it off) and >= 300 s for the benchmark.
+# with remat and >= 300 s for the benchmark. FULL_SET's default adds the remat policy that
+# stores the matmul outputs (session 6; not yet measured on a GPU): FULL_SET=model.remat=true
+# gives the session-6 figure's plain remat, FULL_SET= no remat.
 # PROFILE=1 also traces 3 steps and prints where the device time goes (trace_summary.py);
 # HLO=1 writes the compiled step's HLO to $OUT (its fusions carry the profile's kernel names).
 set -uo pipefail
@@ -27,7 +29,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 python3 -c "import jax, flax, optax; print('jax', jax.__version__, 'flax', flax.__version__, \
 'optax', optax.__version__, jax.devices())" | tee -a "$OUT/gpu.txt"
 D=.gpu_train
-FULL_SET=${FULL_SET-model.remat=true}
+FULL_SET=${FULL_SET-model.remat=true model.remat_policy=dots_with_no_batch_dims_saveable}
 bench() {   # name timeout_s args...
   local name=$1 limit=$2; shift 2
   echo "=== $name ($(date +%T))"

@@ -21,6 +21,7 @@ def get_config(arg=None):
     c.model.attention_window = 120   # sliding self-attention window (SPEC B 2.5)
     c.model.text_blocks = True       # one text cross-attention block before every layer
     c.model.remat = False            # recompute layer activations in the backward pass
+    c.model.remat_policy = ""        # with remat: what to store anyway (train/config.py)
     c.model.scan_unroll = 1          # layers per iteration of the scan over layers
     c.model.text_dim = 384           # MiniLM hidden size
     c.model.max_text_len = 50

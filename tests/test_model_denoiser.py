@@ -278,8 +278,9 @@ def test_bad_shapes_are_clear_errors(fresh):
         Denoiser(_config(conditions=("obs", "depth")), rngs=nnx.Rngs(0))
 
 
-@pytest.mark.parametrize("remat", [False, True])
-def test_scan_layers_matches_the_unrolled_loop(remat):
+@pytest.mark.parametrize("remat,policy", [(False, None), (True, None),
+                                          (True, jax.checkpoint_policies.dots_saveable)])
+def test_scan_layers_matches_the_unrolled_loop(remat, policy):
     """The scan over stacked layer states = a Python loop over the layers: same outputs, same
     dropout masks (and new ones on a second call), same gradients, with or without remat."""
     from genmo_jax.model.denoiser import scan_layers
@@ -298,7 +299,7 @@ def test_scan_layers_matches_the_unrolled_loop(remat):
 
     def scanned(layers, h, deterministic):
         return scan_layers(layers, h, lambda m, x: x + m(x, deterministic=deterministic),
-                           remat=remat, update_state=not deterministic)
+                           remat=remat, remat_policy=policy, update_state=not deterministic)
 
     loop, scan = make(), make()
     for _ in range(2):          # the second call must draw new masks in both
@@ -314,6 +315,40 @@ def test_scan_layers_matches_the_unrolled_loop(remat):
     for x, y in zip(jax.tree.leaves(g_loop), jax.tree.leaves(g_scan)):
         np.testing.assert_allclose(np.asarray(y), np.asarray(x), rtol=1e-5, atol=1e-6)
     assert len(jax.tree.leaves(g_loop)) == 12
+
+
+def _count_primitive(jaxpr, name: str) -> int:
+    """Equations of primitive `name` in a jaxpr, sub-jaxprs (scan, remat, ...) included."""
+    jaxpr = getattr(jaxpr, "jaxpr", jaxpr)          # a ClosedJaxpr's own jaxpr
+    count = 0
+    for eqn in jaxpr.eqns:
+        count += eqn.primitive.name == name
+        for value in eqn.params.values():
+            for sub in value if isinstance(value, (tuple, list)) else (value,):
+                if hasattr(sub, "eqns") or hasattr(getattr(sub, "jaxpr", None), "eqns"):
+                    count += _count_primitive(sub, name)
+    return count
+
+
+def test_a_remat_policy_stores_the_matmuls_instead_of_recomputing_them():
+    """With `model.remat_policy = "dots_saveable"` the backward pass of the layer scan holds no
+    recomputed matmul: the gradient program has exactly the matmuls of the un-rematerialised
+    one, while plain remat adds one forward's worth."""
+    rng = np.random.default_rng(3)
+    x_t, t, f_cond = _inputs(rng, 2, 8)
+    text = jnp.asarray(rng.normal(size=(2, 6, TEXT_DIM)), jnp.float32)
+
+    def dots(**model_cfg):
+        model = Denoiser(_config(**model_cfg), rngs=nnx.Rngs(0))
+        graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+
+        def loss(p):
+            out = nnx.merge(graphdef, p, rest)(x_t, t, f_cond, jnp.array([8, 5]), text=text)
+            return (out["x0"] ** 2).sum()
+        return _count_primitive(jax.make_jaxpr(jax.grad(loss))(params), "dot_general")
+
+    plain, full, saved = dots(), dots(remat=True), dots(remat=True, remat_policy="dots_saveable")
+    assert full > plain and saved == plain, (plain, full, saved)
 
 
 def test_the_train_state_stores_the_layers_stacked(fresh):

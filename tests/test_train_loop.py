@@ -143,6 +143,7 @@ def test_unknown_config_key_is_rejected_by_the_cli(tmp_path):
     ("train.modes", ("estimation", "dreaming")), ("train.ema_decay", 1.5),
     ("mesh.fsdp", 0), ("checkpoint.keep", 0), ("loss.j2d", -1.0),
     ("loss.simple_velocity_weight", 0.0), ("model.scan_unroll", 0),
+    ("model.remat_policy", "dots"),
 ])
 def test_bad_config_values_are_rejected_naming_the_key(key, value):
     from configs import tiny

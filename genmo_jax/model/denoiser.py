@@ -103,8 +103,8 @@ class TextBlock(nnx.Module):
         return h + self.gate_mlp[...] * self.mlp(self.norm3(h), deterministic=deterministic)
 
 
-def scan_layers(layers: list, h, apply, *, remat: bool = False, update_state: bool = True,
-                unroll: int = 1):
+def scan_layers(layers: list, h, apply, *, remat: bool = False, remat_policy=None,
+                update_state: bool = True, unroll: int = 1):
     """h <- apply(layers[i], h) for i = 0..N-1, as one `lax.scan` over the layers' stacked states.
 
     Args:
@@ -113,6 +113,10 @@ def scan_layers(layers: list, h, apply, *, remat: bool = False, update_state: bo
       apply: (layer, h) -> h, with the layer rebuilt from its slice of the stacked state.
       remat: recompute each layer in the backward pass (`jax.checkpoint`) instead of storing
         its activations.
+      remat_policy: with remat, which intermediates to store anyway (a
+        `jax.checkpoint_policies` policy, e.g. `dots_with_no_batch_dims_saveable`: the
+        projections' and MLP's matmul outputs, so the backward pass recomputes only the cheap
+        elementwise work); None stores only each layer's input.
       update_state: write the layers' state after the scan back into them (the dropout RNG
         counters advance, so a second call draws new masks, as an unrolled loop would); False
         for calls that change no state (no dropout), which may then run on closed-over state.
@@ -129,8 +133,9 @@ def scan_layers(layers: list, h, apply, *, remat: bool = False, update_state: bo
         # the params as outputs too would copy every layer's weights on each call.
         return apply(layer, carry), nnx.state(layer, nnx.Not(nnx.Param))
 
-    h, new_state = jax.lax.scan(jax.checkpoint(body) if remat else body, h, stacked,
-                                unroll=unroll)
+    if remat:
+        body = jax.checkpoint(body, policy=remat_policy)
+    h, new_state = jax.lax.scan(body, h, stacked, unroll=unroll)
     for i, layer in enumerate(layers if update_state else ()):
         nnx.update(layer, jax.tree.map(lambda x: x[i], new_state))
     return h
@@ -149,6 +154,8 @@ class Denoiser(nnx.Module):
         self.max_text_len = int(cfg.get("max_text_len", 50))
         self.use_text_pos_enc = bool(cfg.get("text_pos_enc", True))
         self.remat = bool(cfg.get("remat", False))
+        policy = str(cfg.get("remat_policy", ""))
+        self.remat_policy = getattr(jax.checkpoint_policies, policy) if policy else None
         self.scan_unroll = int(cfg.get("scan_unroll", 1))
         dropout = float(cfg.get("dropout", 0.1))
         heads, ratio = int(cfg.num_heads), float(cfg.get("mlp_ratio", 4))
@@ -228,8 +235,8 @@ class Denoiser(nnx.Module):
             def layer_fn(block, h):
                 return block(h, length, deterministic=deterministic)
             layers = list(self.blocks)
-        h = scan_layers(layers, h, layer_fn, remat=self.remat, update_state=not deterministic,
-                        unroll=self.scan_unroll)
+        h = scan_layers(layers, h, layer_fn, remat=self.remat, remat_policy=self.remat_policy,
+                        update_state=not deterministic, unroll=self.scan_unroll)
 
         x0 = self.final_layer(h).astype(jnp.float32)
         valid = (jnp.arange(num_frames)[None, :] < length[:, None]).astype(x0.dtype)[..., None]

@@ -12,6 +12,9 @@ _SCHEDULES = ("multistep", "cosine", "constant")
 _DTYPES = ("float32", "bfloat16")
 _MODES = ("estimation", "generation")
 _MODE_SELECTIONS = ("both", "paper")
+# model.remat_policy: "" stores each layer's input only; the others name jax.checkpoint_policies
+REMAT_POLICIES = ("", "nothing_saveable", "dots_with_no_batch_dims_saveable", "dots_saveable",
+                  "everything_saveable")
 LOSS_KEYS = ("simple", "cr_j3d", "cr_verts", "j2d", "verts2d", "transl_c", "transl_w", "contact",
              "gv_j3d", "twod_kp2d", "twod_pseudo", "twod_accel")
 
@@ -79,8 +82,11 @@ def validate(config, device_count: int | None = None, process_count: int = 1) ->
                "must be -1 (fill) or a positive integer")
     _check(not (config.mesh.data == -1 and config.mesh.fsdp == -1), "mesh.data",
            config.mesh.data, "mesh.data and mesh.fsdp cannot both be -1")
-    v = config.get("model", {}).get("scan_unroll", 1)   # toy tasks have no model section
+    model = config.get("model", {})                     # toy tasks have no model section
+    v = model.get("scan_unroll", 1)
     _check(isinstance(v, int) and v >= 1, "model.scan_unroll", v, "must be an int >= 1")
+    v = model.get("remat_policy", "")
+    _check(v in REMAT_POLICIES, "model.remat_policy", v, f"expected one of {REMAT_POLICIES}")
     v = _need(config, "mesh", "min_shard_size")
     _check(isinstance(v, int) and v >= 0, "mesh.min_shard_size", v, "must be >= 0")
 
