@@ -20,7 +20,9 @@
 # stores the matmul outputs (session 6; not yet measured on a GPU): FULL_SET=model.remat=true
 # gives the session-6 figure's plain remat, FULL_SET= no remat.
 # PROFILE=1 also traces 3 steps and prints where the device time goes (trace_summary.py);
-# HLO=1 writes the compiled step's HLO to $OUT (its fusions carry the profile's kernel names).
+# HLO=1 writes the compiled step's HLO to $OUT, and with PROFILE=1 the kernels' time is also
+# summed by the genmo_jax source line of each fusion. Next device session, one call (~5 min):
+# `PROFILE=1 HLO=1 bash benchmarks/gpu_train_step.sh`.
 set -uo pipefail
 export PYTHONUNBUFFERED=1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site \
@@ -40,4 +42,7 @@ bench() {   # name timeout_s args...
 bench full_b64 ${FULL_TIMEOUT:-540} --config configs/full.py --batch 64 \
   --flops-per-step "${FLOPS_FULL:-43213.22}" ${FULL_SET:+--set $FULL_SET} \
   ${PROFILE:+--profile /tmp/trace} ${HLO:+--hlo-out "$OUT/full_b64.hlo.txt.gz"}
+if [ -n "${PROFILE:-}" ]; then   # the raw trace too, for trace_summary.py here
+  find /tmp/trace -name perfetto_trace.json.gz -exec cp {} "$OUT/" \;
+fi
 echo "=== done ($(date +%T))"

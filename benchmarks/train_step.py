@@ -273,7 +273,7 @@ def main():
                 states["current"], m = compiled["current"](
                     states["current"], glob_cur[1 + i % (len(batches) - 1)], rng)
             jax.block_until_ready(m)
-        print(summarize(args.profile, steps=profiled), flush=True)
+        print(summarize(args.profile, steps=profiled, hlo=args.hlo_out), flush=True)
     if "baseline" in results:
         cur, base = results["current"], results["baseline"]
         print(f"current / baseline: step time x{cur['step_s'] / base['step_s']:.2f}, "
