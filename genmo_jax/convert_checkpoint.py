@@ -3,7 +3,7 @@
     python -m genmo_jax.convert_checkpoint --gem PATH --config configs/full.py --out DIR \
         --stats STATS.npz [--velocity-convention release]
 
-PATH: a Lightning `.ckpt` (needs torch, the `ref`/torch extra), or a state dict saved as `.npz`
+PATH: a Lightning `.ckpt` (needs torch: `pip install torch`, in the `ref` extra), or a state dict saved as `.npz`
 or `.safetensors` (no torch). The model section of the config must match the checkpoint's sizes
 (every tensor is shape-checked). STATS.npz: the release's normalisation statistics, `mean` and
 `std` (151,) (the release keeps them as Python constants, so they are not in the checkpoint).
@@ -41,7 +41,7 @@ def read_state_dict(path) -> dict:
             import torch
         except ImportError as e:
             raise ValueError(f"--gem {path!r}: reading a torch checkpoint needs torch (install "
-                             "the torch extra) or convert it to .npz/.safetensors first") from e
+                             "the ref extra: pip install torch) or convert it to .npz/.safetensors first") from e
         try:
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
         except Exception:  # Lightning checkpoints pickle their hyper-parameters (OmegaConf)

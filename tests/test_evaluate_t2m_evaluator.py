@@ -34,6 +34,21 @@ def test_caption_arrays_and_word_vectorizer(tmp_path):
         t2m.load_t2m_evaluator(str(tmp_path / "finest.tar"))
 
 
+def test_the_checkpoint_is_read_without_torch(tmp_path):
+    """A torch.save zip file (written here by torch_pickle in that format; the ref test below
+    reads one written by torch itself) needs no torch; bad files name themselves."""
+    from genmo_jax import torch_pickle
+    partial = tmp_path / "partial.tar"
+    torch_pickle.save({"text_encoder": {"input_emb.weight": np.ones((2, 3), np.float32)},
+                       "epoch": 3}, str(partial))
+    with pytest.raises(ValueError, match="missing 'movement_encoder'"):
+        t2m.load_t2m_evaluator(str(partial))
+    broken = tmp_path / "broken.tar"
+    broken.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="broken.tar"):
+        t2m.load_t2m_evaluator(str(broken))
+
+
 @pytest.mark.ref
 def test_matches_pytorch_evaluator_modules(tmp_path):
     torch = pytest.importorskip("torch")

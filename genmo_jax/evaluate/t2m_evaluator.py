@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from genmo_jax import torch_pickle
+
 UNIT_LENGTH = 4  # temporal down-sampling of the movement encoder
 MAX_TEXT_TOKENS = 20
 MAX_MOTION_LENGTH = 196
@@ -101,21 +103,37 @@ def params_from_state_dicts(movement_encoder, text_encoder, motion_encoder):
 
 
 def load_t2m_evaluator(path):
-    """Reads `finest.tar` (keys movement_encoder, text_encoder, motion_encoder) -> params (numpy)."""
+    """Reads `finest.tar` (keys movement_encoder, text_encoder, motion_encoder) -> params (numpy).
+
+    A `torch.save` zip file is read without torch (`genmo_jax.torch_pickle`); only a legacy
+    (pre-1.6, non-zip) file needs torch.
+    """
     if not os.path.isfile(path):
         raise FileNotFoundError(f"HumanML3D evaluator checkpoint not found: {path}")
-    import torch  # only here: the published file is a torch pickle
-
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # no arbitrary unpickling
-    except Exception as error:  # torch raises UnpicklingError or RuntimeError on foreign content
-        raise ValueError(f"{path}: not a loadable torch checkpoint of tensors ({error})") from None
-    for key in ("movement_encoder", "text_encoder", "motion_encoder"):
+        checkpoint = torch_pickle.load(path)
+    except ValueError as error:
+        checkpoint = _load_legacy_with_torch(path, error)
+    for key in _ENCODERS:
         if key not in checkpoint:
             raise ValueError(f"{path}: missing '{key}' (keys: {sorted(checkpoint)})")
+    return params_from_state_dicts(*(checkpoint[k] for k in _ENCODERS))
+
+
+_ENCODERS = ("movement_encoder", "text_encoder", "motion_encoder")
+
+
+def _load_legacy_with_torch(path, error):
+    try:
+        import torch
+    except ImportError:
+        raise ValueError(f"{path}: not a loadable torch checkpoint of tensors ({error})") from None
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)  # no arbitrary unpickling
+    except Exception as torch_error:  # UnpicklingError or RuntimeError on foreign content
+        raise ValueError(f"{path}: not a loadable torch checkpoint of tensors ({torch_error})") from None
     to_numpy = lambda sd: {k: v.detach().cpu().numpy() for k, v in sd.items()}
-    return params_from_state_dicts(*(to_numpy(checkpoint[k]) for k in ("movement_encoder", "text_encoder",
-                                                                       "motion_encoder")))
+    return {k: to_numpy(v) if k in _ENCODERS else v for k, v in checkpoint.items()}
 
 
 # ----- the networks -----
