@@ -15,7 +15,7 @@ Every generation runs through `generation_sampler.BatchSampler` (DDIM, `--ddim-s
   caption's length clipped to `--max-seconds` (default 9.8 s = 196 frames at 20 fps, the
   protocol's maximum); joints -> HumanML3D 263-d features (`humanml3d_features`, target skeleton
   from `--skeleton-reference`) -> the Guo et al. evaluator (`--evaluator finest.tar`, `--glove`,
-  `--evaluator-mean/-std`; torch is needed only to read the .tar). GT motions: the release's
+  `--evaluator-mean/-std`; the .tar is read without torch). GT motions: the release's
   `new_joint_vecs` when present, else the same conversion of the GT joints. `report.score_text`
   with `--replications` groupings; `--generation-rounds R` regenerates R times (the published
   protocol: 20, GENMO: 5) and reports the mean over rounds (ci95 over rounds). MultiModality
