@@ -72,15 +72,14 @@ def _peak_flops(jax, jnp, dtype):
     return 2 * n ** 3 / best
 
 
-def _program_stats(compiled, breakdown=False):
+def _program_stats(compiled, text: str, breakdown=False):
     """Size of the compiled step: XLA fusions (each a kernel to generate: what dominates a GPU
     compile), while loops, and the temporary memory XLA planned (GiB). breakdown: also the
     fusions grouped by origin (the first jitted function in their op metadata, else the layer
-    scan, the forward/backward pass or the top level: optimizer, EMA, casts)."""
+    scan, the forward/backward pass or the top level: optimizer, EMA, casts). text: its HLO."""
     import collections
     import re
 
-    text = compiled.as_text()
     memory = compiled.memory_analysis()
     temp = f"{memory.temp_size_in_bytes / 2 ** 30:.2f} GiB" if memory is not None else "n/a"
     stats = (f"{text.count(' fusion(')} fusions, {text.count(' while(')} while loops, "
@@ -221,12 +220,13 @@ def main():
             glob = glob_cur if name == "current" else glob_all
             compiled[name] = step.lower(state, glob[0], rng).compile()
             compile_s = time.perf_counter() - t0
+            hlo = compiled[name].as_text()   # tens of MB at full size: render it once
             if args.hlo_out and name == "current":
                 import gzip
                 with gzip.open(args.hlo_out, "wt") as f:
-                    f.write(compiled[name].as_text())
+                    f.write(hlo)
             print(f"[{name}] compiled in {compile_s:.1f} s; "
-                  f"{_program_stats(compiled[name], args.compile_only)}",
+                  f"{_program_stats(compiled[name], hlo, args.compile_only)}",
                   flush=True)
             results[name] = {"compile_s": compile_s, "flops": unrolled_flops(name, glob[0]),
                              "times": []}

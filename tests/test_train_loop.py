@@ -144,6 +144,7 @@ def test_unknown_config_key_is_rejected_by_the_cli(tmp_path):
     ("mesh.fsdp", 0), ("checkpoint.keep", 0), ("loss.j2d", -1.0),
     ("loss.simple_velocity_weight", 0.0), ("model.scan_unroll", 0),
     ("model.remat_policy", "dots"),
+    ("model.remat_policy", "dots_saveable"),        # a valid policy, but tiny.py has no remat
 ])
 def test_bad_config_values_are_rejected_naming_the_key(key, value):
     from configs import tiny

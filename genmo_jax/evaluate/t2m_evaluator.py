@@ -102,6 +102,9 @@ def params_from_state_dicts(movement_encoder, text_encoder, motion_encoder):
     return {"movement": movement, "text": text, "motion": motion}
 
 
+_ENCODERS = ("movement_encoder", "text_encoder", "motion_encoder")
+
+
 def load_t2m_evaluator(path):
     """Reads `finest.tar` (keys movement_encoder, text_encoder, motion_encoder) -> params (numpy).
 
@@ -118,9 +121,6 @@ def load_t2m_evaluator(path):
         if key not in checkpoint:
             raise ValueError(f"{path}: missing '{key}' (keys: {sorted(checkpoint)})")
     return params_from_state_dicts(*(checkpoint[k] for k in _ENCODERS))
-
-
-_ENCODERS = ("movement_encoder", "text_encoder", "motion_encoder")
 
 
 def _load_legacy_with_torch(path, error):

@@ -87,6 +87,8 @@ def validate(config, device_count: int | None = None, process_count: int = 1) ->
     _check(isinstance(v, int) and v >= 1, "model.scan_unroll", v, "must be an int >= 1")
     v = model.get("remat_policy", "")
     _check(v in REMAT_POLICIES, "model.remat_policy", v, f"expected one of {REMAT_POLICIES}")
+    _check(not v or model.get("remat", False), "model.remat_policy", v,
+           "applies only with model.remat=true (set it too, or leave the policy empty)")
     v = _need(config, "mesh", "min_shard_size")
     _check(isinstance(v, int) and v >= 0, "mesh.min_shard_size", v, "must be >= 0")
 
